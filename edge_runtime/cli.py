@@ -1,0 +1,163 @@
+"""The ``muse`` command line.
+
+User errors (:class:`~edge_runtime.errors.MuseError`) print one line on
+stderr — what was wrong and what to do — and exit with status 2; no
+traceback.  Each later module registers its own sub-commands here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edge_runtime import __version__
+from edge_runtime.errors import MuseError
+
+app = typer.Typer(
+    name="muse",
+    help="Nomad Muse Edge: an on-device music-production assistant (generator, classifier, mix analyzer).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(help="Benchmarks (speed lives here, not in tests).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+from edge_runtime import cli_analyze  # noqa: E402  (module commands register themselves)
+
+cli_analyze.register(app)
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _info_record() -> dict:
+    from backends.registry import runtimes
+    from edge_runtime import paths
+    from edge_runtime.policy import MODULES, env_override, plan_backends
+    from edge_runtime.probe import probe
+
+    rec = probe()
+    plans = {m: plan_backends(m, rec, override=env_override(m)) for m in MODULES}
+    shipped = sorted(p.name for p in paths.models_dir().iterdir() if p.suffix in (".onnx", ".xml", ".json"))
+    return {
+        "version": __version__,
+        "probe": rec.to_dict(),
+        "runtimes": [r.as_dict() for r in runtimes()],
+        "modules": {
+            m: {
+                "choice": str(p.choice) if p.choice else None,
+                "candidates": [str(c) for c in p.candidates],
+                "reasons": list(p.reasons),
+            }
+            for m, p in plans.items()
+        },
+        "paths": {
+            "models": str(paths.models_dir()),
+            "profiles": str(paths.profiles_dir()),
+            "data": str(paths.data_dir()),
+            "cache": str(paths.cache_dir()),
+        },
+        "shipped_models": shipped,
+    }
+
+
+@app.command()
+def info(as_json: bool = typer.Option(False, "--json", help="Print one JSON object for machines.")) -> None:
+    """Probe this machine: CPU and ISA, memory, runtimes, devices, and the backend each module would use."""
+    rec = _info_record()
+    if as_json:
+        typer.echo(json.dumps(rec, indent=2))
+        return
+    p = rec["probe"]
+    t = Table(title=f"Nomad Muse Edge {rec['version']} — this machine", show_header=False)
+    t.add_column("what", style="bold")
+    t.add_column("value")
+    t.add_row("CPU", f"{p['cpu_model']} ({p['cpu_vendor']}, {p['arch']})")
+    t.add_row("cores / threads", f"{p['physical_cores']} / {p['logical_cpus']} ({p['usable_cpus']} usable)")
+    t.add_row("ISA", " ".join(p["isa"]) or "none detected")
+    t.add_row("RAM", f"{p['ram_bytes'] / 2**30:.1f} GiB")
+    t.add_row("OS / Python", f"{p['os']} {p['os_release']} / Python {p['python']}")
+    t.add_row("fingerprint", p["fingerprint"])
+    console.print(t)
+
+    rt = Table(title="Runtimes")
+    for col in ("runtime", "version", "devices / providers", "status"):
+        rt.add_column(col)
+    for r in rec["runtimes"]:
+        devs = ", ".join(r["devices"])
+        if r["name"] == "onnxruntime" and r["available"]:
+            devs += f"  ({', '.join(p['ort_providers'])})"
+        rt.add_row(r["name"], r["version"] or "-", devs or "-", "ok" if r["available"] else r["error"])
+    console.print(rt)
+
+    if p["ov_devices"]:
+        dt = Table(title="OpenVINO devices")
+        for col in ("device", "full name", "type", "optimization capabilities"):
+            dt.add_column(col)
+        for d in p["ov_devices"]:
+            dt.add_row(d["name"], d["full_name"], d["device_type"] or "-", " ".join(d["capabilities"]))
+        console.print(dt)
+
+    mt = Table(title="Backend per module (default policy; `muse calibrate` replaces it with measurements)")
+    for col in ("module", "would use", "fallbacks", "why"):
+        mt.add_column(col)
+    for m, plan in rec["modules"].items():
+        mt.add_row(m, plan["choice"] or "none", ", ".join(plan["candidates"][1:]) or "-", "\n".join(plan["reasons"]))
+    mt.add_row("analyzer", "pyFFTW (no model)", "numpy.fft", "FFTW-planned spectra")
+    console.print(mt)
+    console.print(f"shipped models: {', '.join(rec['shipped_models']) or 'none yet'}")
+    console.print(f"models: {rec['paths']['models']}\nprofiles: {rec['paths']['profiles']}\nuser data: {rec['paths']['data']}")
+
+
+@bench_app.command("floor")
+def bench_floor(
+    calls: int = typer.Option(3000, min=100, help="Timed calls per method and round."),
+    rounds: int = typer.Option(3, min=1, help="Rounds; the best median per method is kept."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Per-call floor of each runtime's call paths on a no-op-sized model (µs), as ratios to the fastest."""
+    from hwbench.floor import measure_floor
+
+    rows = measure_floor(calls=calls, rounds=rounds)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    t = Table(title="Per-call floor, Relu[1,128], 1 thread (best median of rounds)")
+    for col in ("runtime", "call path", "median µs", "p99 µs", "× fastest"):
+        t.add_column(col, justify="right" if col not in ("runtime", "call path") else "left")
+    for r in rows:
+        t.add_row(r["runtime"], r["method"], f"{r['median_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['ratio_to_fastest']:.2f}")
+    console.print(t)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log warnings and fallbacks in detail."),
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning MuseError into one line."""
+    try:
+        app()
+    except MuseError as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Benchmarks, certification and reports. Speed is measured here, never in tests."""

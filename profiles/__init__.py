@@ -1,0 +1,5 @@
+"""Shipped profiles: genre target curves and the minimum-spec definition.
+
+This is a package only so the files travel inside the wheel; locate them with
+:func:`edge_runtime.paths.profiles_dir`.
+"""
