@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# README command 1: set up this machine and run the main job on the bundled default.
+# Installs system libraries (as root, with apt), makes .venv, installs the package
+# from a real wheel (`pip install .`), then runs the main job.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+
+apt_install libportaudio2 libasound2 libsndfile1
+find_python
+make_venv
+echo "installing nomad-muse-edge into .venv ..."
+pip_install .
+
+# The main job. Until the full pipeline lands (`muse demo`), it is what exists:
+# the hardware probe with the backend each module would use.
+.venv/bin/muse info

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# README command 2: install what the tests need and run the whole suite.
+# `.ci/run` calls exactly this.  pytest's exit code 5 ("no tests collected")
+# counts as a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+
+apt_install libportaudio2 libasound2 libsndfile1 jackd2
+find_python
+make_venv
+echo "installing nomad-muse-edge[test] into .venv ..."
+pip_install ".[test]"
+
+set +e
+.venv/bin/python -m pytest -q "$@"
+rc=$?
+set -e
+if [ $rc -eq 5 ]; then
+  echo "error: pytest collected no tests" >&2
+  exit 1
+fi
+exit $rc

@@ -1,0 +1,65 @@
+"""The `muse` CLI as a user runs it: a subprocess, real output, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def muse(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "edge_runtime", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_info_json():
+    r = muse("info", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert {"onnxruntime", "openvino"} <= set(d["probe"]["runtime_versions"])
+    assert len(d["probe"]["fingerprint"]) == 16
+    assert set(d["modules"]) == {"generator", "classifier"}
+    assert d["modules"]["generator"]["choice"] == d["modules"]["generator"]["candidates"][0]
+    assert os.path.isdir(d["paths"]["models"]) and os.path.isdir(d["paths"]["profiles"])
+
+
+def test_info_table():
+    r = muse("info")
+    assert r.returncode == 0, r.stderr
+    for text in ("fingerprint", "onnxruntime", "openvino", "generator", "classifier"):
+        assert text in r.stdout
+
+
+def test_env_override_shows_in_info():
+    r = muse("info", "--json", env={"MUSE_CLASSIFIER_BACKEND": "onnxruntime/CPU/fp32"})
+    assert json.loads(r.stdout)["modules"]["classifier"]["choice"] == "onnxruntime/CPU/fp32"
+
+
+def test_user_error_is_one_line_without_traceback():
+    r = muse("info", env={"MUSE_BACKEND": "openvino/CPU/fp64"})
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "precision='fp64' must be one of fp32, fp16, bf16, int8" in lines[0]
+
+
+def test_usage_error_exit_code():
+    r = muse("bench", "floor", "--calls", "5")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_version():
+    r = muse("--version")
+    assert r.returncode == 0 and r.stdout.strip() == "0.1.0"
+
+
+def test_runtime_never_imports_torch():
+    code = "import sys, edge_runtime.cli, backends, edge_runtime.probe; edge_runtime.probe.probe(); print('torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "False", r.stderr

@@ -1,0 +1,70 @@
+"""`pip install .` gives a real wheel whose `muse` finds its shipped models and profiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (whl,) = out.glob("nomad_muse_edge-*.whl")
+    return whl
+
+
+def test_wheel_carries_packages_models_and_profiles(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for required in (
+        "edge_runtime/cli.py",
+        "backends/onnxruntime_backend.py",
+        "backends/openvino_backend.py",
+        "models/__init__.py",
+        "profiles/__init__.py",
+        "hwbench/floor_relu_128.onnx",
+    ):
+        assert required in names, required
+    shipped = [n for n in names if n.startswith(("models/", "profiles/")) and not n.endswith(".py")]
+    for path in (ROOT / "models").glob("*"):
+        if path.suffix in (".onnx", ".json", ".xml", ".bin"):
+            assert f"models/{path.name}" in shipped
+    for path in (ROOT / "profiles").rglob("*.toml"):
+        assert f"profiles/{path.relative_to(ROOT / 'profiles').as_posix()}" in shipped
+    entry = [n for n in names if n.endswith("entry_points.txt")]
+    assert entry and "muse = edge_runtime.cli:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()
+
+
+def test_installed_wheel_runs_from_anywhere(wheel, tmp_path):
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    r = subprocess.run(
+        [sys.executable, "-m", "edge_runtime", "info", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert Path(d["paths"]["models"]).resolve() == (target / "models").resolve()
+    assert Path(d["paths"]["profiles"]).resolve() == (target / "profiles").resolve()
+    script = target / "bin" / "muse"
+    assert script.is_file()
+    r = subprocess.run([str(script), "--version"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "0.1.0", r.stderr
