@@ -52,6 +52,28 @@ def _spec(port) -> TensorSpec:
     return TensorSpec(port.get_any_name(), shape, np.dtype(port.get_element_type().to_dtype()))
 
 
+def compile_config(device: str, precision: str, threads: int, cache_dir: str | Path | None) -> tuple[dict[str, object], list[str]]:
+    """The ``compile_model`` properties for a device and precision, plus notes on workarounds.
+
+    CPU: LATENCY hint, ``INFERENCE_NUM_THREADS``, an explicit precision hint
+    (never OpenVINO's implicit bf16). GPU: LATENCY hint and precision hint
+    only (threads are a CPU property; fp16 is the iGPU's native precision).
+    """
+    config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": _HINTS[precision]}
+    notes: list[str] = []
+    if device.startswith("CPU"):
+        config["INFERENCE_NUM_THREADS"] = threads
+        if _HINTS[precision] == "f32":
+            # OpenVINO 2026.4 can segfault compiling attention graphs in f32 with one
+            # thread (shared/notes/inference-runtimes.md, gotcha 1); snippets off avoids it.
+            config["SNIPPETS_MODE"] = "DISABLE"
+            notes.append("SNIPPETS_MODE=DISABLE (f32 compile-crash workaround)")
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        config["CACHE_DIR"] = str(cache_dir)
+    return config, notes
+
+
 def device_property(device: str, name: str, default=None):
     """A device property, or ``default`` if the device does not report it."""
     try:
@@ -218,18 +240,7 @@ class OpenVinoBackend(Backend):
             from openvino._offline_transformations import apply_make_stateful_transformation
 
             apply_make_stateful_transformation(model, {i.name: o.name for i, o in pairs})
-        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": _HINTS[precision]}
-        notes: list[str] = []
-        if dev.startswith("CPU"):
-            config["INFERENCE_NUM_THREADS"] = threads
-            if _HINTS[precision] == "f32":
-                # OpenVINO 2026.4 can segfault compiling attention graphs in f32 with one
-                # thread (shared/notes/inference-runtimes.md, gotcha 1); snippets off avoids it.
-                config["SNIPPETS_MODE"] = "DISABLE"
-                notes.append("SNIPPETS_MODE=DISABLE (f32 compile-crash workaround)")
-        if cache_dir is not None:
-            Path(cache_dir).mkdir(parents=True, exist_ok=True)
-            config["CACHE_DIR"] = str(cache_dir)
+        config, notes = compile_config(dev, precision, threads, cache_dir)
         try:
             compiled = core.compile_model(model, dev, config)
         except Exception as e:

@@ -105,12 +105,16 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
         console.print(dt)
 
     mt = Table(title="Backend per module (default policy; `muse calibrate` replaces it with measurements)")
-    for col in ("module", "would use", "fallbacks", "why"):
+    for col in ("module", "would use", "fallbacks, in order"):
         mt.add_column(col)
     for m, plan in rec["modules"].items():
-        mt.add_row(m, plan["choice"] or "none", ", ".join(plan["candidates"][1:]) or "-", "\n".join(plan["reasons"]))
-    mt.add_row("analyzer", "pyFFTW (no model)", "numpy.fft", "FFTW-planned spectra")
+        mt.add_row(m, plan["choice"] or "none", ", ".join(plan["candidates"][1:]) or "-")
+    mt.add_row("analyzer", "pyFFTW (no model)", "numpy.fft")
     console.print(mt)
+    console.print("why:")
+    for plan in rec["modules"].values():
+        for reason in plan["reasons"]:
+            console.print(f"  - {reason}", highlight=False)
     console.print(f"shipped models: {', '.join(rec['shipped_models']) or 'none yet'}")
     console.print(f"models: {rec['paths']['models']}\nprofiles: {rec['paths']['profiles']}\nuser data: {rec['paths']['data']}")
 

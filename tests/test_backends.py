@@ -328,3 +328,22 @@ def test_candidate_parse():
         Candidate.parse("openvino/CPU/fp64")
     with pytest.raises(ValueError, match=r"must look like runtime\[/device\[/precision\]\]"):
         Candidate.parse("a/b/c/d")
+
+
+def test_openvino_compile_config_cpu_and_gpu(tmp_path):
+    from backends.openvino_backend import compile_config
+
+    cfg, notes = compile_config("CPU", "fp32", 2, tmp_path / "c")
+    assert cfg == {
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_NUM_THREADS": 2,
+        "SNIPPETS_MODE": "DISABLE",
+        "CACHE_DIR": str(tmp_path / "c"),
+    }
+    assert notes and (tmp_path / "c").is_dir()
+    cfg, notes = compile_config("CPU", "bf16", 1, None)
+    assert cfg["INFERENCE_PRECISION_HINT"] == "bf16" and "SNIPPETS_MODE" not in cfg and not notes
+    # an Intel iGPU: fp16, no CPU-only thread property
+    cfg, _ = compile_config("GPU.0", "fp16", 1, None)
+    assert cfg == {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f16"}
