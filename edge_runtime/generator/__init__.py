@@ -1,0 +1,1 @@
+"""MIDI generator at inference time: vocabulary/tokenizer, MIDI I/O, keys, sampling, stateful decoding."""
