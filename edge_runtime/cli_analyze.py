@@ -1,10 +1,208 @@
-"""CLI commands of the mix analyzer (`muse analyze`, `muse profiles ...`); filled in by issue 4."""
+"""CLI commands of the mix analyzer: ``muse analyze`` and ``muse profiles build/list/show``.
+
+Heavy modules (numpy, scipy, pyfftw) are imported inside the commands so
+``muse --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+profiles_app = typer.Typer(help="Tonal-balance targets: shipped genres and your own, built from reference tracks.",
+                           no_args_is_help=True)
+
+
+def _f(x, fmt="{:.1f}", unit=""):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return fmt.format(x) + (f" {unit}" if unit else "")
+
+
+def analyze(
+    file: Path = typer.Argument(..., help="Audio file (WAV, FLAC, AIFF, OGG; mono, stereo, 5.0 or 5.1)."),
+    genre: Optional[str] = typer.Option(None, "--genre", "-g", help="Genre target: pop, rock, edm, hiphop, jazz, classical, acoustic or one you built."),
+    target: Optional[str] = typer.Option(None, "--target", "--reference", "-t", help="Target: a name, a target .toml, or a reference audio file/folder to measure."),
+    target_lufs: Optional[float] = typer.Option(None, "--target-lufs", help="Delivery loudness in LUFS (default -14, streaming)."),
+    delivery: str = typer.Option("streaming", "--delivery", help="streaming (-14 LUFS) or broadcast (-23 LUFS, EBU R128)."),
+    tolerance: float = typer.Option(3.0, "--tolerance", help="Report a band only this many dB outside the target range."),
+    max_suggestions: int = typer.Option(5, "--max-suggestions", min=1, help="At most this many suggestions."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (every number with its unit)."),
+) -> None:
+    """Measure a mix (loudness, true peak, stereo, dynamics, tonal balance) and say what to change."""
+    from edge_runtime.analyzer import DELIVERY_LUFS, SuggestOptions, analyze_file
+    from edge_runtime.analyzer.targets import build_target, load_target
+    from edge_runtime.errors import ParameterError
+
+    if genre and target:
+        raise ParameterError("--genre and --target are exclusive; pass one of them")
+    if delivery not in DELIVERY_LUFS:
+        raise ParameterError(f"--delivery={delivery!r} must be one of {', '.join(DELIVERY_LUFS)}")
+    tgt = None
+    if genre:
+        tgt = load_target(genre)
+    elif target:
+        p = Path(target)
+        if p.exists() and (p.is_dir() or p.suffix.lower() != ".toml"):
+            tgt, _ = build_target(name=p.stem.replace(" ", "_")[:64] or "reference", paths=[p],
+                                  provenance={"method": f"measured from reference {p}"})
+        else:
+            tgt = load_target(target)
+    opts = SuggestOptions(band_tolerance_db=tolerance,
+                          target_lufs=target_lufs if target_lufs is not None else DELIVERY_LUFS[delivery],
+                          max_suggestions=max_suggestions)
+    rep = analyze_file(file, target=tgt, options=opts)
+    if as_json:
+        d = rep.to_dict()
+        d["target_lufs"] = opts.target_lufs
+        typer.echo(json.dumps(d, indent=2))
+        return
+    _print_report(rep, opts)
+
+
+def _print_report(rep, opts) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    c = Console()
+    L = rep.loudness
+    c.print(f"[bold]{rep.source}[/]  {rep.duration_s:.1f} s, {rep.sr} Hz, {rep.layout}  (FFT: {rep.fft_backend})")
+    t = Table(title="Loudness (ITU-R BS.1770-4 / EBU R128)")
+    for col in ("meter", "value", "note"):
+        t.add_column(col)
+    t.add_row("integrated", _f(L.integrated_lufs, unit="LUFS"), f"delivery target {opts.target_lufs:g} LUFS")
+    t.add_row("momentary max", _f(L.momentary_max_lufs, unit="LUFS"), "400 ms")
+    t.add_row("short-term max", _f(L.short_term_max_lufs, unit="LUFS"), "3 s")
+    t.add_row("loudness range", _f(L.lra_lu, unit="LU"), "EBU Tech 3342")
+    t.add_row("true peak", _f(L.true_peak_dbtp, unit="dBTP"), f"{L.oversampling}x oversampled; ceiling {opts.true_peak_ceiling_dbtp:g}")
+    t.add_row("sample peak", _f(L.sample_peak_dbfs, unit="dBFS"), "")
+    t.add_row("PLR", _f(L.plr_lu, unit="LU"), "true peak − integrated")
+    t.add_row("RMS / crest", f"{_f(L.rms_dbfs, unit='dBFS')} / {_f(L.crest_factor_db, unit='dB')}", "unweighted")
+    c.print(t)
+    s, d = rep.stereo, rep.dynamics
+    t = Table(title="Stereo and dynamics")
+    t.add_column("measure")
+    t.add_column("value")
+    if s is not None:
+        t.add_row("correlation (overall / 5th pct)", f"{_f(s.correlation, '{:+.2f}')} / {_f(s.correlation_p05, '{:+.2f}')}")
+        t.add_row(f"low-end correlation (< {s.low_end_cutoff_hz:g} Hz)", _f(s.low_end_correlation, "{:+.2f}"))
+        t.add_row("side / mid", _f(s.side_to_mid_db, unit="dB"))
+        t.add_row("width (side share)", _f(s.width, "{:.2f}"))
+    t.add_row("crest factor over time (p10/median/p90)",
+              f"{_f(d.crest_factor_p10_db)} / {_f(d.crest_factor_median_db)} / {_f(d.crest_factor_p90_db)} dB")
+    t.add_row("onsets", f"{d.onset_count} ({d.onset_density_per_s:.2f}/s), attack clarity {_f(d.attack_clarity_db, unit='dB')}")
+    t.add_row("over-compressed", "yes" if d.over_compressed else "no")
+    c.print(t)
+    if rep.tonal is not None:
+        tn = rep.tonal
+        t = Table(title=f"Tonal balance (dB, normalised to {tn.normalised_to_lufs:g} LUFS)"
+                  + (f" vs target '{tn.target_name}'" if tn.target_name else ""))
+        for col in ("band", "Hz", "level", "target p10 / p50 / p90", "outside range"):
+            t.add_column(col)
+        for b in tn.bands:
+            rng = "—" if b.target_p50_db is None else f"{b.target_p10_db:.1f} / {b.target_p50_db:.1f} / {b.target_p90_db:.1f}"
+            dev = b.deviation_db
+            devs = "—" if dev is None else ("in range" if dev == 0 else f"{dev:+.1f} dB")
+            t.add_row(b.name, f"{b.lo_hz:g}–{b.hi_hz:g}", _f(b.level_db), rng, devs)
+        c.print(t)
+        if tn.target_name is None:
+            c.print("(pass --genre NAME or --target FILE to compare the tonal balance with a target)")
+    for n in rep.notes:
+        c.print(f"[yellow]note:[/] {n}")
+    if rep.suggestions:
+        c.print("[bold]Suggestions[/] (most severe first)")
+        for i, sg in enumerate(rep.suggestions, 1):
+            c.print(f" {i}. [{'red' if sg.severity == 'high' else 'yellow' if sg.severity == 'medium' else 'cyan'}]"
+                    f"{sg.severity}[/] [bold]{sg.kind}[/] ({sg.region}): {sg.action}.", highlight=False)
+            c.print(f"    why: {sg.why}.", highlight=False)
+    else:
+        c.print("[green]No suggestions:[/] every rule is within its threshold.")
+
+
+@profiles_app.command("build")
+def profiles_build(
+    name: str = typer.Argument(..., help="Name of the new target (letters, digits, _ . -)."),
+    paths: List[Path] = typer.Argument(..., help="Reference audio files and/or folders (searched recursively)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here instead of the user profile folder."),
+    description: str = typer.Option("", "--description", help="One line saying what these references are."),
+) -> None:
+    """Make a target (per-band 10th/50th/90th percentiles) from reference tracks."""
+    from rich.progress import Progress
+
+    from edge_runtime.analyzer.targets import build_target, save_target
+
+    with Progress(transient=True) as prog:
+        task = prog.add_task("measuring", total=None)
+
+        def tick(path, i, n):
+            prog.update(task, total=n, completed=i, description=f"measuring {path.name}")
+
+        t, skipped = build_target(name=name, paths=paths, description=description, progress=tick)
+        prog.update(task, completed=t.n_tracks + len(skipped))
+    for s in skipped:
+        typer.echo(f"skipped: {s}", err=True)
+    p = save_target(t, out)
+    typer.echo(f"built target {t.name!r} from {t.n_tracks} track(s): {p}")
+
+
+@profiles_app.command("list")
+def profiles_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List shipped genre targets and your own."""
+    from edge_runtime.analyzer.targets import list_targets, read_target
+
+    rows = []
+    for name, origin, p in list_targets():
+        t = read_target(p)
+        rows.append({"name": name, "origin": origin, "n_tracks": t.n_tracks, "path": str(p),
+                     "method": t.provenance.get("method", "")})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    tb = Table(title="Tonal-balance targets")
+    for col in ("name", "origin", "tracks", "provenance"):
+        tb.add_column(col)
+    for r in rows:
+        tb.add_row(r["name"], r["origin"], str(r["n_tracks"]), r["method"])
+    Console().print(tb)
+
+
+@profiles_app.command("show")
+def profiles_show(name: str = typer.Argument(..., help="Target name or .toml path."),
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show a target's band ranges and provenance."""
+    from edge_runtime.analyzer.targets import load_target
+
+    t = load_target(name)
+    if as_json:
+        typer.echo(json.dumps({"name": t.name, "description": t.description, "n_tracks": t.n_tracks,
+                               "normalised_to_lufs": t.normalised_to_lufs, "provenance": t.provenance,
+                               "bands_db": {k: list(v) for k, v in t.bands.items()},
+                               "loudness": {k: list(v) for k, v in t.loudness.items()}, "path": t.path}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    c = Console()
+    c.print(f"[bold]{t.name}[/] — {t.description}  ({t.path})")
+    for k, v in t.provenance.items():
+        if k != "files":
+            c.print(f"  {k}: {v}", highlight=False)
+    tb = Table(title=f"bands (dB, normalised to {t.normalised_to_lufs:g} LUFS), {t.n_tracks} track(s)")
+    for col in ("band", "p10", "p50", "p90"):
+        tb.add_column(col)
+    for b, (a, m, z) in t.bands.items():
+        tb.add_row(b, f"{a:.1f}", f"{m:.1f}", f"{z:.1f}")
+    c.print(tb)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the analyzer's commands to the root ``muse`` app (none until the analyzer lands)."""
-    return None
+    """Add ``analyze`` and the ``profiles`` sub-app to the root ``muse`` app."""
+    app.command("analyze")(analyze)
+    app.add_typer(profiles_app, name="profiles")

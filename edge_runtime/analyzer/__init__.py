@@ -1,0 +1,13 @@
+"""Mix analyzer: FFTW-planned spectra, BS.1770-4/EBU R128 loudness, true peak, stereo,
+dynamics, tonal balance against genre targets, and plain-language suggestions.
+
+Entry points: :func:`analyze_file`, :func:`analyze_array` and the streaming
+:class:`Analyzer` (``push(block)`` / ``report()``).
+"""
+
+from edge_runtime.analyzer.engine import Analyzer, AnalyzerConfig, analyze_array, analyze_file
+from edge_runtime.analyzer.suggest import DELIVERY_LUFS, SuggestOptions
+from edge_runtime.analyzer.targets import Target, build_target, load_target
+
+__all__ = ["Analyzer", "AnalyzerConfig", "analyze_array", "analyze_file", "SuggestOptions", "DELIVERY_LUFS",
+           "Target", "build_target", "load_target"]

@@ -1,0 +1,116 @@
+"""Reading audio files for the analyzer, with one clear error per unusable input.
+
+Every failure raises :class:`~edge_runtime.errors.InputError` whose message
+says what was wrong with which file and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.errors import InputError
+from edge_runtime.analyzer.loudness import LAYOUT_BY_CHANNELS
+
+MIN_SR_HZ = 8000
+MAX_SR_HZ = 192000
+#: Shorter files cannot hold one 400 ms gating block (BS.1770-4 §2.8).
+MIN_DURATION_S = 0.4
+#: Read in blocks of this many frames (bounded memory, streaming analyzer path).
+READ_BLOCK = 1 << 17
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file declares: ``sr`` in Hz, ``frames`` per channel, ``layout`` (mono/stereo/5.0/5.1)."""
+
+    path: str
+    sr: int
+    channels: int
+    frames: int
+    layout: str
+    format: str
+    subtype: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sr
+
+
+def probe_audio(path: str | Path) -> AudioInfo:
+    """Validate a file's existence, container, rate, channel layout and length (no samples read)."""
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file; check the path")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, not an audio file; pass a file (WAV, FLAC, AIFF or OGG)")
+    if p.stat().st_size == 0:
+        raise InputError(f"{p}: the file is empty (0 bytes); re-export or re-copy it")
+    try:
+        info = sf.info(str(p))
+    except Exception as e:
+        reason = str(e).split("\n")[-1].strip() or type(e).__name__
+        raise InputError(f"{p}: not a readable audio file ({reason}); export it as WAV, FLAC, AIFF or OGG") from None
+    layout = LAYOUT_BY_CHANNELS.get(info.channels)
+    if layout is None:
+        raise InputError(
+            f"{p}: has {info.channels} channels; supported layouts are mono, stereo, 5.0 and 5.1 "
+            "(L R C [LFE] Ls Rs): downmix it first"
+        )
+    if not (MIN_SR_HZ <= info.samplerate <= MAX_SR_HZ):
+        raise InputError(
+            f"{p}: sample rate {info.samplerate} Hz is outside {MIN_SR_HZ}-{MAX_SR_HZ} Hz; resample it first"
+        )
+    if info.frames <= 0:
+        raise InputError(f"{p}: contains no audio frames (header only or truncated); re-export it")
+    if info.frames < MIN_DURATION_S * info.samplerate:
+        raise InputError(
+            f"{p}: is {info.frames / info.samplerate * 1000:.0f} ms long ({info.frames} samples); "
+            f"loudness needs at least {MIN_DURATION_S * 1000:.0f} ms (one BS.1770 gating block)"
+        )
+    return AudioInfo(path=str(p), sr=int(info.samplerate), channels=int(info.channels), frames=int(info.frames),
+                     layout=layout, format=info.format, subtype=info.subtype)
+
+
+def check_block(block: np.ndarray, *, where: str, offset: int) -> None:
+    """Raise InputError if a block has NaN or infinite samples (``offset`` = its first frame)."""
+    bad = ~np.isfinite(block)
+    if bad.any():
+        i = int(np.argmax(bad.any(axis=1) if block.ndim == 2 else bad))
+        raise InputError(
+            f"{where}: contains NaN or infinite samples (first at sample {offset + i}); "
+            "re-export it from the DAW (float files can carry these after a bad plug-in)"
+        )
+
+
+def iter_blocks(info: AudioInfo, *, block: int = READ_BLOCK):
+    """Yield validated float64 blocks ``(n, channels)`` of a probed file."""
+    import soundfile as sf
+
+    offset = 0
+    try:
+        with sf.SoundFile(info.path) as f:
+            while True:
+                data = f.read(block, dtype="float64", always_2d=True)
+                if data.shape[0] == 0:
+                    break
+                check_block(data, where=info.path, offset=offset)
+                offset += data.shape[0]
+                yield data
+    except InputError:
+        raise
+    except Exception as e:
+        raise InputError(f"{info.path}: reading failed after {offset} samples ({e}); the file looks corrupt or truncated") from None
+    if offset < MIN_DURATION_S * info.sr:
+        raise InputError(f"{info.path}: only {offset} samples could be read; the file looks truncated")
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, AudioInfo]:
+    """Read a whole file as float64 ``(n, channels)`` after :func:`probe_audio` validation."""
+    info = probe_audio(path)
+    y = np.concatenate(list(iter_blocks(info)), axis=0)
+    return y, info

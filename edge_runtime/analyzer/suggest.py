@@ -1,0 +1,206 @@
+"""Plain-language mix suggestions: rules over the measurements (the seed's §4.3 table).
+
+Every rule yields a :class:`~edge_runtime.analyzer.report.Suggestion` with a
+stable ``kind``, a severity, the measured value against its target, a concrete
+action with an amount, and why.  Suggestions are sorted by ``score`` (larger
+is worse; for band rules it is the dB outside the target range) and capped at
+``max_suggestions``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_runtime.analyzer.report import AnalysisReport, BandLevel, Suggestion
+from edge_runtime.errors import ParameterError
+
+#: Delivery loudness targets (LUFS): EBU R128 broadcast, and the level most streaming services normalise to.
+DELIVERY_LUFS = {"streaming": -14.0, "broadcast": -23.0}
+
+#: band → (kind when above range, why) and (kind when below range, why)
+BAND_RULES = {
+    "sub": (("low_end_excess", "too much sub-bass eats headroom and booms on large systems"),
+            ("low_end_lack", "little sub-bass sounds thin on full-range systems and in clubs")),
+    "bass": (("low_end_excess", "excess bass masks the mids and makes the mix boomy"),
+             ("low_end_lack", "weak bass makes the mix sound thin and small")),
+    "low_mid": (("mud", "a build-up at 200-500 Hz makes the mix muddy and masks clarity"),
+                ("low_mid_lack", "too little low-mid loses warmth and body")),
+    "mid": (("mid_excess", "too much midrange sounds honky or boxy"),
+            ("mid_lack", "a scooped midrange pushes vocals and leads back")),
+    "high_mid": (("harsh", "2-6 kHz is where hearing is most sensitive; excess there is harsh and fatiguing"),
+                 ("high_mid_lack", "too little 2-6 kHz sounds dull and undefined")),
+    "presence": (("harsh", "excess 6-12 kHz sounds brittle and sibilant"),
+                 ("presence_lack", "too little 6-12 kHz sounds veiled")),
+    "air": (("air_excess", "excess above 12 kHz sounds hissy"),
+            ("air_lack", "too little energy above 12 kHz sounds closed-in, lacking air")),
+}
+
+
+@dataclass(frozen=True)
+class SuggestOptions:
+    """Thresholds of the suggestion rules.
+
+    Attributes
+    ----------
+    band_tolerance_db : float
+        A band is reported only when it leaves the target range by more than this (dB).
+    target_lufs : float
+        Delivery loudness (LUFS): −14 streaming, −23 broadcast (EBU R128).
+    lufs_tolerance_lu : float
+        Allowed deviation from ``target_lufs`` (LU).
+    true_peak_ceiling_dbtp : float
+        Maximum true peak (dBTP); −1 per EBU R128 / streaming encoders.
+    min_correlation : float
+        Overall L/R correlation below this is a phase problem.
+    min_low_end_correlation : float
+        Correlation below ~150 Hz under this means the bass is not mono.
+    over_compressed_plr_lu : float
+        PLR below this (LU) is over-compression.
+    max_suggestions : int
+        At most this many, most severe first.
+    """
+
+    band_tolerance_db: float = 3.0
+    target_lufs: float = DELIVERY_LUFS["streaming"]
+    lufs_tolerance_lu: float = 1.0
+    true_peak_ceiling_dbtp: float = -1.0
+    min_correlation: float = 0.5
+    min_low_end_correlation: float = 0.7
+    over_compressed_plr_lu: float = 8.0
+    max_suggestions: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.band_tolerance_db >= 0:
+            raise ParameterError(f"band_tolerance_db={self.band_tolerance_db} must be >= 0 dB")
+        if not (-70.0 < self.target_lufs < 0.0):
+            raise ParameterError(f"target_lufs={self.target_lufs} must be between -70 and 0 LUFS")
+        if self.max_suggestions < 1:
+            raise ParameterError(f"max_suggestions={self.max_suggestions} must be >= 1")
+
+
+def severity(score: float) -> str:
+    """"high" (≥ 6), "medium" (≥ 3) or "low"."""
+    return "high" if score >= 6.0 else "medium" if score >= 3.0 else "low"
+
+
+def fmt_hz(f: float) -> str:
+    """Round a frequency for people: 300 Hz, 1.2 kHz, 12 kHz."""
+    if f < 100:
+        return f"{round(f / 5) * 5:.0f} Hz"
+    if f < 1000:
+        return f"{round(f / 10) * 10:.0f} Hz"
+    if f < 10000:
+        return f"{round(f / 100) / 10:g} kHz"
+    return f"{round(f / 1000):.0f} kHz"
+
+
+def _amount(lo: float, hi: float) -> str:
+    a, b = sorted((round(abs(lo) * 2) / 2, round(abs(hi) * 2) / 2))
+    a = max(a, 0.5)
+    return f"about {b:g} dB" if b - a < 1.0 else f"{a:g}-{b:g} dB"
+
+
+def _focus_hz(rep: AnalysisReport, b: BandLevel, sign: float) -> float:
+    """Frequency inside band ``b`` where the fine curve departs most from the target median (sign ±1)."""
+    t = rep.tonal
+    f = np.asarray(t.curve_hz)
+    m = (f >= b.lo_hz) & (f <= b.hi_hz)
+    if t.target_curve_p50_db is not None and np.any(m):
+        d = sign * (np.asarray(t.curve_db) - np.asarray(t.target_curve_p50_db))
+        d = np.where(m & np.isfinite(d), d, -np.inf)
+        if np.isfinite(d.max()):
+            return float(f[int(np.argmax(d))])
+    return math.sqrt(b.lo_hz * b.hi_hz)
+
+
+def band_suggestions(rep: AnalysisReport, opts: SuggestOptions) -> list[Suggestion]:
+    """Bands outside the target range by more than ``band_tolerance_db``."""
+    out: list[Suggestion] = []
+    if rep.tonal is None or rep.tonal.target_name is None:
+        return out
+    for b in rep.tonal.bands:
+        dev = b.deviation_db
+        if dev is None or abs(dev) <= opts.band_tolerance_db:
+            continue
+        above = dev > 0
+        (kind, why) = BAND_RULES[b.name][0 if above else 1]
+        fc = _focus_hz(rep, b, 1.0 if above else -1.0)
+        verb = "cut" if above else "boost"
+        shelf = " (or a low shelf)" if above and b.name in ("sub", "bass") else (
+            " (or a high shelf)" if not above and b.name in ("presence", "air") else "")
+        action = (f"{verb} around {fmt_hz(fc)} by {_amount(dev, b.level_db - b.target_p50_db)}{shelf}, "
+                  f"a broad bell over {fmt_hz(b.lo_hz)}-{fmt_hz(b.hi_hz)}")
+        out.append(Suggestion(
+            kind=kind, severity=severity(abs(dev)), score=abs(dev), region=f"{b.name} {fmt_hz(b.lo_hz)}-{fmt_hz(b.hi_hz)}",
+            freq_lo_hz=b.lo_hz, freq_hi_hz=b.hi_hz, measured=b.level_db, target=b.target_p50_db, unit="dB",
+            action=action,
+            why=(f"{b.name} is {abs(dev):.1f} dB {'above' if above else 'below'} the {rep.tonal.target_name} range "
+                 f"({b.target_p10_db:.1f} to {b.target_p90_db:.1f} dB); {why}")))
+    return out
+
+
+def meter_suggestions(rep: AnalysisReport, opts: SuggestOptions) -> list[Suggestion]:
+    """Loudness, true peak, stereo phase, bass mono compatibility and over-compression rules."""
+    out: list[Suggestion] = []
+    L = rep.loudness
+    if not L.silent:
+        d = L.integrated_lufs - opts.target_lufs
+        if abs(d) > opts.lufs_tolerance_lu:
+            loud = d > 0
+            out.append(Suggestion(
+                kind="too_loud" if loud else "too_quiet", severity=severity(abs(d)), score=abs(d),
+                region="whole programme", freq_lo_hz=None, freq_hi_hz=None, measured=L.integrated_lufs,
+                target=opts.target_lufs, unit="LUFS",
+                action=(f"{'lower' if loud else 'raise'} the master by about {abs(d):.1f} dB "
+                        f"(to {opts.target_lufs:g} LUFS integrated)" + ("" if loud else ", with a true-peak limiter")),
+                why=(f"integrated loudness is {L.integrated_lufs:.1f} LUFS, {abs(d):.1f} LU "
+                     f"{'above' if loud else 'below'} the {opts.target_lufs:g} LUFS delivery target"
+                     + ("; services turn it down anyway and the limiting only costs punch" if loud else
+                        "; it will sound weaker than other material next to it"))))
+    if math.isfinite(L.true_peak_dbtp) and L.true_peak_dbtp > opts.true_peak_ceiling_dbtp:
+        over = L.true_peak_dbtp - opts.true_peak_ceiling_dbtp
+        out.append(Suggestion(
+            kind="true_peak", severity=severity(over + 3.0), score=over + 3.0, region="whole programme",
+            freq_lo_hz=None, freq_hi_hz=None, measured=L.true_peak_dbtp, target=opts.true_peak_ceiling_dbtp,
+            unit="dBTP",
+            action=f"set a true-peak limiter ceiling of {opts.true_peak_ceiling_dbtp:g} dBTP (peaks come down {over:.1f} dB)",
+            why=f"true peak is {L.true_peak_dbtp:+.1f} dBTP; inter-sample peaks clip in converters and lossy encoders"))
+    s = rep.stereo
+    if s is not None and math.isfinite(s.correlation) and s.correlation < opts.min_correlation:
+        sc = (opts.min_correlation - s.correlation) * 10.0 + 3.0
+        out.append(Suggestion(
+            kind="stereo_phase", severity=severity(sc), score=sc, region="stereo image", freq_lo_hz=None,
+            freq_hi_hz=None, measured=s.correlation, target=opts.min_correlation, unit="correlation",
+            action="check for polarity-inverted or phase-shifted channels and narrow stereo wideners",
+            why=(f"L/R correlation is {s.correlation:.2f} (below {opts.min_correlation:g}); "
+                 "the mix loses level and parts cancel when summed to mono")))
+    if s is not None and math.isfinite(s.low_end_correlation) and s.low_end_correlation < opts.min_low_end_correlation:
+        sc = (opts.min_low_end_correlation - s.low_end_correlation) * 10.0 + 1.0
+        out.append(Suggestion(
+            kind="bass_not_mono", severity=severity(sc), score=sc, region=f"below {fmt_hz(s.low_end_cutoff_hz)}",
+            freq_lo_hz=20.0, freq_hi_hz=s.low_end_cutoff_hz, measured=s.low_end_correlation,
+            target=opts.min_low_end_correlation, unit="correlation",
+            action=f"make everything below about {fmt_hz(s.low_end_cutoff_hz)} mono (mid/side EQ or a bass mono tool)",
+            why=(f"low-end correlation is {s.low_end_correlation:.2f}; stereo bass cancels on mono systems "
+                 "and cuts unevenly to vinyl")))
+    if math.isfinite(L.plr_lu) and L.plr_lu < opts.over_compressed_plr_lu:
+        sc = opts.over_compressed_plr_lu - L.plr_lu + 1.0
+        out.append(Suggestion(
+            kind="over_compressed", severity=severity(sc), score=sc, region="dynamics", freq_lo_hz=None,
+            freq_hi_hz=None, measured=L.plr_lu, target=opts.over_compressed_plr_lu, unit="LU",
+            action=(f"ease off the limiter/bus compression by {opts.over_compressed_plr_lu - L.plr_lu:.1f} dB "
+                    f"of gain reduction (aim for PLR >= {opts.over_compressed_plr_lu:g} LU)"),
+            why=(f"peak-to-loudness ratio is {L.plr_lu:.1f} LU; transients are flattened, and loudness-normalised "
+                 "playback turns it down to the same level as dynamic mixes")))
+    return out
+
+
+def suggest(rep: AnalysisReport, *, options: SuggestOptions | None = None) -> tuple[Suggestion, ...]:
+    """All rule hits, most severe first, at most ``options.max_suggestions``."""
+    opts = options or SuggestOptions()
+    hits = band_suggestions(rep, opts) + meter_suggestions(rep, opts)
+    hits.sort(key=lambda s: -s.score)
+    return tuple(hits[: opts.max_suggestions])
