@@ -84,3 +84,15 @@ def test_profiles_build_list_show_and_reference(tmp_path):
     assert "mud" in kinds
     r2 = runner.invoke(app, ["analyze", str(mix), "--reference", str(refs), "--json"])
     assert "mud" in {s["kind"] for s in json.loads(r2.output)["suggestions"]}
+
+
+def test_analyze_with_shipped_genre(tmp_path):
+    y = pink_noise(n=SR * 3, rng=np.random.default_rng(0), channels=2) * 0.05
+    f = _write(tmp_path / "mix.wav", y)
+    r = CliRunner().invoke(app, ["analyze", str(f), "--json", "--genre", "pop"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["tonal"]["target_name"] == "pop"
+    assert all(b["target_p10_db"] <= b["target_p50_db"] <= b["target_p90_db"] for b in d["tonal"]["bands"])
+    r = CliRunner().invoke(app, ["profiles", "list", "--json"])
+    assert {"pop", "jazz", "classical"} <= {x["name"] for x in json.loads(r.output) if x["origin"] == "shipped"}

@@ -135,3 +135,11 @@ def test_analyze_file_with_reference_target(reference_dir, reference_target):
     rep = analyze_file(reference_dir / "ref0.flac", target=reference_target)
     assert rep.tonal.target_name == "refs"
     assert all(b.deviation_db is not None for b in rep.tonal.bands)
+def test_shipped_genre_targets_load():
+    names = {n for n, origin, _ in T.list_targets() if origin == "shipped"}
+    assert {"pop", "rock", "edm", "hiphop", "jazz", "classical", "acoustic"} <= names
+    for n in names:
+        t = load_target(n)
+        assert t.provenance["method"] and t.n_tracks > 0
+
+
