@@ -28,9 +28,13 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Benchmarks (speed lives here, not in tests).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
-from edge_runtime import cli_analyze  # noqa: E402  (module commands register themselves)
+evaluate_app = typer.Typer(help="Evaluate shipped models on your own data.", no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
+
+from edge_runtime import cli_analyze, cli_generate  # noqa: E402  (module commands register themselves)
 
 cli_analyze.register(app)
+cli_generate.register(app, evaluate_app)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -137,6 +141,31 @@ def bench_floor(
         t.add_column(col, justify="right" if col not in ("runtime", "call path") else "left")
     for r in rows:
         t.add_row(r["runtime"], r["method"], f"{r['median_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['ratio_to_fastest']:.2f}")
+    console.print(t)
+
+
+@bench_app.command("generator")
+def bench_generator_cmd(
+    steps: int = typer.Option(2000, min=100, help="Timed steps per backend and round."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Generator step latency (p50/p95/p99/max) on each backend, against the runtime's call floor."""
+    from hwbench.generator_bench import bench_generator
+
+    rows = bench_generator(steps=steps)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    t = Table(title="Generator: one decoding step, state carried, 1 thread")
+    for col in ("backend", "p50 µs", "p95 µs", "p99 µs", "max µs", "p50 / call floor", "sampled token µs", "p99 / 20 ms budget"):
+        t.add_column(col)
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["candidate"], "-", "-", "-", "-", "-", "-", r["error"][:60])
+            continue
+        ratio = f"{r['p50_over_floor']:.1f}×" if r["p50_over_floor"] else "-"
+        t.add_row(r["candidate"], f"{r['p50_us']:.1f}", f"{r['p95_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['max_us']:.0f}", ratio,
+                  f"{r['sampled_token_us']:.1f}", f"{r['p99_share_of_budget'] * 100:.2f} %")
     console.print(t)
 
 

@@ -1,0 +1,89 @@
+"""CLI: `muse generate` and `muse evaluate generator`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from edge_runtime.errors import ParameterError
+
+
+def _candidates(backend: str | None):
+    if not backend:
+        return None
+    from backends.base import Candidate
+    from edge_runtime.policy import plan_backends
+    from edge_runtime.probe import probe
+
+    plan = plan_backends("generator", probe(), override=backend)
+    return [c for c in plan.candidates if c.precision != "int8" or c == plan.candidates[0]]
+
+
+def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
+    @app.command()
+    def generate(
+        prompt: Path | None = typer.Argument(None, help="A MIDI file to continue; omit to start from nothing."),
+        bars: int = typer.Option(4, "--bars", "-n", help="Bars to generate."),
+        mode: str = typer.Option("auto", help="auto | drums | tonal (auto: channel-10 prompt → drums)."),
+        key: str | None = typer.Option(None, help="Key for tonal mode, e.g. C:minor (default: estimated from the prompt)."),
+        temperature: float = typer.Option(1.0, help="Sampling temperature."),
+        top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
+        seed: int | None = typer.Option(None, help="Seed for reproducible output."),
+        backend: str | None = typer.Option(None, help="runtime[/device[/precision]] to force, e.g. openvino/CPU/fp32."),
+        family: str = typer.Option("piano", help="Instrument family for tonal mode from nothing."),
+        tempo: float = typer.Option(120.0, help="Tempo (BPM) when starting from nothing."),
+        chunk: str = typer.Option("bar", help="Generate a 'beat' or a 'bar' at a time."),
+        model: Path | None = typer.Option(None, help="Generator ONNX file (default: the shipped one)."),
+        out: Path = typer.Option(Path("generated.mid"), "--out", "-o", help="Output MIDI file (prompt + continuation)."),
+        as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    ) -> None:
+        """Continue a MIDI prompt (or start from nothing) in drum or tonal mode."""
+        from edge_runtime.generator.session import generate_file
+
+        if mode not in ("auto", "drums", "tonal"):
+            raise ParameterError(f"--mode {mode!r} must be auto, drums or tonal")
+        summary = generate_file(
+            prompt, out, bars=bars, mode=mode, key=key, temperature=temperature, top_p=top_p, seed=seed,
+            candidates=_candidates(backend), family=family, tempo=tempo, chunk=chunk, model_path=model,
+        )
+        if as_json:
+            typer.echo(json.dumps(summary, indent=2))
+        else:
+            typer.echo(
+                f"wrote {summary['out']}: {summary['new_notes']} new notes over {summary['bars']} bars "
+                f"({summary['mode']}, key {summary['key']}, {summary['backend']}, step p50 {summary['step_ms_p50']:.3f} ms, "
+                f"fallbacks {summary['fallbacks']})"
+            )
+
+    @evaluate_app.command("generator")
+    def evaluate_generator(
+        directory: Path = typer.Argument(..., help="A directory of .mid/.midi files."),
+        max_files: int = typer.Option(200, help="Score at most this many files."),
+        backend: str | None = typer.Option(None, help="runtime[/device[/precision]] to force."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """NLL per token and perplexity of the shipped generator and of its n-gram baseline."""
+        from rich.console import Console
+        from rich.progress import track  # noqa: F401
+        from rich.table import Table
+
+        from edge_runtime.generator.engine import Generator
+        from edge_runtime.generator.evaluate import evaluate_dir
+
+        gen = Generator(candidates=_candidates(backend))
+        res = evaluate_dir(directory, generator=gen, max_files=max_files)
+        if as_json:
+            typer.echo(json.dumps(res, indent=2))
+            return
+        t = Table(title=f"generator on {res['directory']} ({res['files_used']}/{res['files']} files)")
+        for col in ("scope", "tokens", "model NLL/token", "model ppl", "n-gram ppl", "ppl ratio"):
+            t.add_column(col)
+        rows = [("all", res)] + [(m, v) for m, v in res["by_mode"].items() if v["tokens"]]
+        for name, v in rows:
+            t.add_row(name, str(v["tokens"]), f"{v['model']['nll_per_token']:.3f}", f"{v['model']['perplexity']:.2f}",
+                      f"{v['ngram']['perplexity']:.2f}", f"{v['perplexity_ratio']:.3f}")
+        Console().print(t)
+        for s in res["skipped"]:
+            typer.echo(f"skipped {s['file']}: {s['error']}")

@@ -1,0 +1,224 @@
+"""Stateful incremental decoding on the backend abstraction.
+
+The prompt is run once (:meth:`Generator.prime`); then every new token is one
+model step with the recurrent state carried inside the backend — never a
+re-run of the prompt.  Generation is chunked (one beat or one bar at a time)
+so the live engine can keep a lookahead of chunks in a ring buffer.
+
+Confidence fallback (seed §7.3): a chunk whose mean top probability over its
+sampled tokens is below ``confidence_threshold`` (0.6) is replaced by the
+last valid chunk (or a rest if there is none), the state is restored to the
+chunk's start and the replacement fed instead, and the fallback is counted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from backends.base import Candidate
+from backends.registry import LoadResult, load_first
+from edge_runtime.errors import ParameterError
+from edge_runtime.generator import vocab as V
+from edge_runtime.generator.grammar import Grammar
+from edge_runtime.generator.sampling import masked_probs, sample
+
+STATE = {"h": "h_out"}
+
+
+def default_model_path() -> Path:
+    from edge_runtime.paths import models_dir
+
+    return models_dir() / "generator.onnx"
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    temperature: float = 1.0
+    top_p: float = 0.95
+    seed: int | None = None
+    confidence_threshold: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.temperature <= 5.0:
+            raise ParameterError(f"temperature={self.temperature} must be within 0.05–5")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ParameterError(f"top_p={self.top_p} must be within (0, 1]")
+        if not 0.0 <= self.confidence_threshold < 1.0:
+            raise ParameterError(f"confidence_threshold={self.confidence_threshold} must be within [0, 1)")
+
+
+@dataclass
+class GenStats:
+    steps: int = 0
+    chunks: int = 0
+    fallbacks: int = 0
+    step_seconds: list[float] = field(default_factory=list)
+
+
+def header_tokens(mode: str, family: str, key: tuple[int, str] | None, tempo_bpm: float, meter: int = 16) -> list[int]:
+    return [
+        V.BOS,
+        V.track_token("drums" if mode == "drums" else family),
+        V.key_token(key if mode == "tonal" else None),
+        V.INDEX[f"TEMPO_{V.tempo_bin(tempo_bpm)}"],
+        V.INDEX[f"METER_{meter}"],
+    ]
+
+
+class Generator:
+    """A generator model on a backend, with a grammar and a seedable sampler."""
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        candidates: Sequence[Candidate] | None = None,
+        threads: int = 1,
+    ):
+        path = Path(model_path) if model_path else default_model_path()
+        if candidates is None:
+            from edge_runtime.policy import env_override, plan_backends
+            from edge_runtime.probe import probe
+
+            plan = plan_backends("generator", probe(), override=env_override("generator"))
+            candidates = [c for c in plan.candidates if c.precision != "int8"] or list(plan.candidates)
+        self.loaded: LoadResult = load_first(candidates, path, threads=threads, state=STATE)
+        self.model = self.loaded.model
+        self._tok = np.zeros((1, 1), np.int64)
+        self.stats = GenStats()
+        self.tokens: list[int] = []
+        self.grammar: Grammar | None = None
+        self._logits: np.ndarray | None = None
+
+    # -- low level ----------------------------------------------------------
+    def _step(self, token: int) -> np.ndarray:
+        self._tok[0, 0] = token
+        t0 = time.perf_counter()
+        out = self.model.run({"token": self._tok})["logits"][0]
+        self.stats.step_seconds.append(time.perf_counter() - t0)
+        self.stats.steps += 1
+        return out
+
+    def prime(self, tokens: Sequence[int], *, mode: str, key: tuple[int, str] | None, constrained: bool = True) -> None:
+        """Reset the state and run the prompt once (header + body, no EOS).
+
+        ``constrained=False`` lifts the mode/key masks (grammar only), for measuring the model."""
+        toks = [t for t in tokens if t != V.EOS]
+        if len(toks) < 5:
+            raise ParameterError("a prompt needs at least its 5 header tokens")
+        self.model.reset_state()
+        self.grammar = Grammar(mode, key, constrained=constrained)
+        self.tokens = []
+        for t in toks:
+            self._logits = self._step(t)
+            self.grammar.feed(t)
+            self.tokens.append(t)
+
+    def _draw(self, cfg: SamplingConfig, rng: np.random.Generator) -> tuple[int, float]:
+        assert self.grammar is not None and self._logits is not None
+        p = masked_probs(self._logits, self.grammar.mask(), cfg.temperature)
+        tok = sample(p, cfg.top_p, rng)
+        return tok, float(p.max())
+
+    def _feed(self, tok: int) -> None:
+        self._logits = self._step(tok)
+        self.grammar.feed(tok)
+        self.tokens.append(tok)
+
+    # -- chunks ---------------------------------------------------------------
+    def next_chunk(self, cfg: SamplingConfig, rng: np.random.Generator, *, unit: str = "bar", max_tokens: int = 512) -> list[int]:
+        """Generate one beat (4 sixteenths) or one bar of tokens; returns the chunk's tokens.
+
+        A chunk ends at the bar line (``bar``) or at the next beat boundary
+        (``beat``); the boundary token itself opens the next chunk.
+        """
+        if unit not in ("beat", "bar"):
+            raise ParameterError(f"unit={unit!r} must be 'beat' or 'bar'")
+        g = self.grammar
+        if g is None:
+            raise ParameterError("prime() the generator with a prompt first")
+        saved_state = self.model.get_state()
+        saved_logits = self._logits.copy()
+        saved_grammar = (g.state, g.pos, g.meter, g.bars)
+        start_len = len(self.tokens)
+        beat_end = ((max(g.pos, 0) // 4) + 1) * 4
+        chunk: list[int] = []
+        confs: list[float] = []
+        while len(chunk) < max_tokens:
+            tok, conf = self._draw(cfg, rng)
+            name = V.TOKENS[tok]
+            boundary = tok == V.BAR or (unit == "beat" and name.startswith("POS_") and int(name[4:]) >= beat_end)
+            if boundary and chunk:
+                break
+            self._feed(tok)
+            chunk.append(tok)
+            confs.append(conf)
+            if boundary:  # a chunk that starts on its boundary token: continue into it
+                beat_end = ((max(g.pos, 0) // 4) + 1) * 4
+        self.stats.chunks += 1
+        confidence = float(np.mean(confs)) if confs else 1.0
+        if confidence < cfg.confidence_threshold:
+            self.stats.fallbacks += 1
+            # keep the last valid prediction; with none yet, rest to the next bar line
+            replacement = self._last_valid if getattr(self, "_last_valid", None) else [V.BAR]
+            self.model.set_state(saved_state)
+            self._logits = saved_logits
+            g.state, g.pos, g.meter, g.bars = saved_grammar
+            del self.tokens[start_len:]
+            for t in replacement:
+                if g.mask()[t]:
+                    self._feed(t)
+            return list(self.tokens[start_len:])
+        self._last_valid = list(chunk)
+        return chunk
+
+    def generate(self, n_bars: int, cfg: SamplingConfig, *, unit: str = "bar") -> list[int]:
+        """Generate until ``n_bars`` new bar lines have been crossed; returns the new tokens."""
+        if n_bars < 1 or n_bars > 512:
+            raise ParameterError(f"bars={n_bars} must be within 1–512")
+        rng = np.random.default_rng(cfg.seed)
+        self._last_valid = None
+        start = len(self.tokens)
+        start_bars = self.grammar.bars
+        for _ in range(64 * n_bars):  # bounded: every chunk advances at least one token
+            self.next_chunk(cfg, rng, unit=unit)
+            new_bars = self.grammar.bars - start_bars
+            if new_bars > n_bars or (new_bars == n_bars and self.grammar.state != "bar" and unit == "bar"):
+                break
+        new = self.tokens[start:]
+        # trim at the bar line that would open bar n_bars + 1
+        count = 0
+        for i, t in enumerate(new):
+            if t == V.BAR:
+                count += 1
+                if count > n_bars:
+                    return new[:i]
+        return new
+
+
+class ChunkBuffer:
+    """Chunks generated ahead of playback: a bounded ring the live engine drains."""
+
+    def __init__(self, generator: Generator, cfg: SamplingConfig, *, unit: str = "beat", lookahead: int = 4):
+        if lookahead < 1:
+            raise ParameterError(f"lookahead={lookahead} must be >= 1 chunk")
+        self.gen, self.cfg, self.unit = generator, cfg, unit
+        self.rng = np.random.default_rng(cfg.seed)
+        self.ring: deque[list[int]] = deque(maxlen=lookahead)
+
+    def fill(self) -> int:
+        """Generate until the ring holds ``lookahead`` chunks; returns how many were added."""
+        added = 0
+        while len(self.ring) < self.ring.maxlen:
+            self.ring.append(self.gen.next_chunk(self.cfg, self.rng, unit=self.unit))
+            added += 1
+        return added
+
+    def pop(self) -> list[int] | None:
+        return self.ring.popleft() if self.ring else None

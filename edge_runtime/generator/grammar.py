@@ -1,0 +1,104 @@
+"""Which tokens may come next: the token grammar plus mode and key constraints.
+
+Masks are boolean arrays over the vocabulary; the sampler never draws a
+token outside the mask, so drum mode cannot emit a pitch, tonal mode with a
+key cannot emit an out-of-scale pitch, and positions only move forward
+within the bar.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_runtime.generator import vocab as V
+from edge_runtime.generator.keys import scale_pitch_classes
+
+_POS = np.array(V.POS_IDS)
+_PITCH_VALUES = np.array([int(V.TOKENS[i][6:]) for i in V.PITCH_IDS])
+
+
+class Grammar:
+    """Tracks where a sequence is (bar, position, inside a note) and gives the next-token mask."""
+
+    def __init__(self, mode: str, key: tuple[int, str] | None = None, *, constrained: bool = True):
+        """``constrained=False`` keeps only the grammar (any pitch or drum hit may
+        start a note, whatever the mode): used to *measure* how well the model
+        alone respects mode and key."""
+        self.mode = mode
+        self.meter = 16
+        self.pos = -1  # last POS in this bar, -1 before any
+        self.state = "header"  # header | bar | pos | micro | note_vel | note_dur | after_note | end
+        self.header_left = 5
+        self.bars = 0
+        n = V.VOCAB_SIZE
+        self._note_start = np.zeros(n, bool)
+        if not constrained:
+            self._note_start[V.DRUM_IDS] = True
+            self._note_start[V.PITCH_IDS] = True
+        elif mode == "drums":
+            self._note_start[V.DRUM_IDS] = True
+        else:
+            allowed = V.PITCH_IDS
+            if key is not None:
+                pcs = scale_pitch_classes(key)
+                allowed = [i for i, p in zip(V.PITCH_IDS, _PITCH_VALUES) if p % 12 in pcs]
+            self._note_start[allowed] = True
+        self._vel = np.zeros(n, bool)
+        self._vel[V.VEL_IDS] = True
+        self._dur = np.zeros(n, bool)
+        self._dur[V.DUR_IDS] = True
+        self._micro = np.zeros(n, bool)
+        self._micro[V.MICRO_IDS] = True
+
+    def feed(self, tok: int) -> None:
+        name = V.TOKENS[tok]
+        if self.state == "header":
+            self.header_left -= 1
+            if name.startswith("METER_"):
+                self.meter = int(name[6:])
+            if self.header_left <= 0:
+                self.state = "bar"
+            return
+        if name == "BAR":
+            self.state, self.pos, self.bars = "bar", -1, self.bars + 1
+        elif name.startswith("METER_"):
+            self.meter = int(name[6:])
+        elif name.startswith("POS_"):
+            self.pos, self.state = int(name[4:]), "pos"
+        elif name.startswith("MICRO_"):
+            self.state = "micro"
+        elif name.startswith("PITCH_"):
+            self.state = "note_vel_t"
+        elif name.startswith("DRUM_"):
+            self.state = "note_vel_d"
+        elif name.startswith("VEL_"):
+            self.state = "note_dur" if self.state == "note_vel_t" else "after_note"
+        elif name.startswith("DUR_"):
+            self.state = "after_note"
+        elif name == "EOS":
+            self.state = "end"
+
+    def mask(self, *, allow_eos: bool = False) -> np.ndarray:
+        m = np.zeros(V.VOCAB_SIZE, bool)
+        s = self.state
+        if s in ("bar", "after_note"):
+            later = _POS[self.pos + 1 : self.meter]
+            m[later] = True
+            m[V.BAR] = True
+            if s == "bar" and self.pos == -1:
+                m[V.METER_IDS] = True
+            if s == "after_note":
+                m |= self._note_start
+                m |= self._micro
+            m[V.EOS] = allow_eos
+        elif s == "pos":
+            m |= self._note_start | self._micro
+        elif s == "micro":
+            m |= self._note_start
+        elif s in ("note_vel_t", "note_vel_d"):
+            m |= self._vel
+        elif s == "note_dur":
+            m |= self._dur
+        if not m.any():  # nothing fits (e.g. header) — let the bar advance
+            m[V.BAR] = True
+        return m

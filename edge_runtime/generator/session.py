@@ -1,0 +1,111 @@
+"""Files in, file out: continue a MIDI prompt (or start from nothing) and write MIDI."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.errors import ParameterError
+from edge_runtime.generator import vocab as V
+from edge_runtime.generator.engine import Generator, SamplingConfig, header_tokens
+from edge_runtime.generator.keys import key_name, parse_key
+from edge_runtime.generator.midi_io import Score, read_midi, write_midi
+from edge_runtime.generator.tokenizer import HEADER_LEN, decode, require_stream
+from edge_runtime.gm import DRUM_CHANNEL, TONAL_FAMILIES
+
+MAX_PRIME_TOKENS = 1024
+FAMILY_PROGRAM = {"piano": 0, "mallets": 11, "organ": 19, "guitar": 24, "bass": 33, "strings": 48, "vocals": 52,
+                  "brass": 61, "woodwind": 73, "synth": 81}
+
+
+def prompt_tail(tokens: list[int], limit: int = MAX_PRIME_TOKENS) -> list[int]:
+    """Header + the body's last bars that fit in ``limit`` tokens (the prompt is run once)."""
+    header, body = tokens[:HEADER_LEN], tokens[HEADER_LEN:]
+    if len(body) <= limit:
+        return header + body
+    bars = [i for i, t in enumerate(body) if t == V.BAR and len(body) - i <= limit]
+    return header + body[bars[0] if bars else len(body) - limit :]
+
+
+def generate_file(
+    prompt: Path | None,
+    out: Path,
+    *,
+    bars: int = 4,
+    mode: str = "auto",
+    key: str | None = None,
+    temperature: float = 1.0,
+    top_p: float = 0.95,
+    seed: int | None = None,
+    candidates=None,
+    family: str = "piano",
+    tempo: float = 120.0,
+    chunk: str = "bar",
+    model_path: Path | None = None,
+) -> dict:
+    cfg = SamplingConfig(temperature=temperature, top_p=top_p, seed=seed)
+    if family not in TONAL_FAMILIES:
+        raise ParameterError(f"--family {family!r} must be one of {', '.join(TONAL_FAMILIES)}")
+    if chunk not in ("beat", "bar"):
+        raise ParameterError(f"--chunk {chunk!r} must be 'beat' or 'bar'")
+    user_key = parse_key(key) if key else None
+    notes_msg = []
+    score: Score | None = None
+    if prompt is not None:
+        score = read_midi(prompt)
+        if mode == "auto":
+            mode = "drums" if len(score.drum_notes) > len(score.tonal_notes) else "tonal"
+        stream = require_stream(score, mode)
+        tokens = [t for t in stream.tokens if t != V.EOS]
+        k = user_key or stream.key
+        if mode == "tonal":
+            tokens[2] = V.key_token(k)
+        family = stream.family
+        tempo = score.tempo_bpm
+    else:
+        if mode == "auto":
+            mode = "tonal"
+        k = (user_key or (0, "major")) if mode == "tonal" else None
+        tokens = header_tokens(mode, family, k, tempo)
+    if mode == "drums":
+        if user_key:
+            notes_msg.append("--key ignored in drum mode (no scale logic)")
+        k = None
+    gen = Generator(model_path, candidates=candidates)
+    gen.prime(prompt_tail(tokens), mode=mode, key=k)
+    new = gen.generate(bars, cfg, unit=chunk)
+    full = tokens + new
+    n_prompt = len(decode(tokens).notes)
+    dec = decode(full)
+    new_notes = list(dec.notes[n_prompt:])
+    if mode == "tonal":
+        used = {n.channel for n in score.notes} if score else set()
+        ch = next((c for c in range(16) if c != DRUM_CHANNEL and c not in used), 0)
+        prog = FAMILY_PROGRAM.get(family, 0)
+        new_notes = [replace(n, channel=ch, program=prog) for n in new_notes]
+    base = list(score.notes) if score else []
+    sigs = score.time_signatures if score else dec.time_signatures
+    out_score = Score(tuple(sorted(base + new_notes, key=lambda n: (n.start, n.channel, n.pitch))), tempo, sigs)
+    write_midi(out_score, out)
+    steps = np.array(gen.stats.step_seconds[-max(len(new), 1):]) * 1000
+    info = gen.model.describe()
+    return {
+        "out": str(out),
+        "prompt": str(prompt) if prompt else None,
+        "mode": mode,
+        "family": family,
+        "key": key_name(k),
+        "bars": bars,
+        "new_tokens": len(new),
+        "new_notes": len(new_notes),
+        "prompt_notes": len(base),
+        "fallbacks": gen.stats.fallbacks,
+        "chunks": gen.stats.chunks,
+        "step_ms_p50": float(np.median(steps)) if steps.size else 0.0,
+        "step_ms_p99": float(np.percentile(steps, 99)) if steps.size else 0.0,
+        "backend": f"{info.runtime}/{info.device}/{info.precision}",
+        "fallback_backends": list(gen.loaded.fallbacks),
+        "notes": notes_msg,
+    }

@@ -1,0 +1,180 @@
+"""Data for the MIDI generator: the offline corpus, user directories, splits, augmentation.
+
+* :func:`export_music21_corpus` writes music21's bundled corpus as MIDI files
+  (tonal material). music21's ``monteverdi`` and ``trecento`` collections are
+  **reserved for independent evaluation** and refused here.
+* :func:`find_midi_files` / :func:`official_split` read a directory a user
+  points at, in the layouts of Lakh MIDI (``lmd_full/<hex>/<md5>.mid``),
+  MAESTRO (``<year>/*.midi`` + ``maestro-v*.csv`` with a ``split`` column),
+  Groove MIDI (``drummer*/session*/*.mid`` + ``info.csv`` with ``split``),
+  GigaMIDI exported as files (any nesting of ``.mid``), or any folder.
+* :func:`split_files` splits **by file** (a stable hash of the relative path),
+  never by window, so no piece leaks between train and validation.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.errors import InputError
+from edge_runtime.generator import vocab as V
+
+RESERVED_MUSIC21 = ("monteverdi", "trecento")
+DEFAULT_MUSIC21 = ("bach", "palestrina")
+#: Debian packages whose MIDI files we train on (GM multitrack, channel-10 drums)
+DEBIAN_MIDI_DIRS = (Path("/usr/share/planetblupi/music"),)
+MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+
+
+def _export_one(args: tuple[str, str]) -> str | None:
+    src, dst = args
+    if Path(dst).exists():
+        return dst
+    try:
+        from music21 import converter
+
+        s = converter.parse(src)
+        if hasattr(s, "scores"):  # an Opus (ABC books): write each tune separately
+            for i, sc in enumerate(s.scores):
+                sc.write("midi", fp=str(Path(dst).with_name(f"{Path(dst).stem}_{i:03d}.mid")))
+            Path(dst).write_bytes(b"")  # marker: done (empty files are skipped by loaders)
+        else:
+            s.write("midi", fp=dst)
+        return dst
+    except Exception:
+        return None
+
+
+def export_music21_corpus(out_dir: Path, collections: Sequence[str] = DEFAULT_MUSIC21, *, workers: int = 2) -> list[Path]:
+    """Write the chosen music21 corpus collections as MIDI under ``out_dir/<collection>/``."""
+    from multiprocessing import Pool
+
+    from music21 import corpus
+
+    bad = [c for c in collections if c in RESERVED_MUSIC21]
+    if bad:
+        raise InputError(f"music21 collections {bad} are reserved for independent evaluation; never train on them")
+    jobs = []
+    for coll in collections:
+        d = out_dir / coll
+        d.mkdir(parents=True, exist_ok=True)
+        for src in corpus.getComposer(coll):
+            src = Path(src)
+            if src.suffix.lower() in (".rntxt",):
+                continue
+            jobs.append((str(src), str(d / (src.stem + ".mid"))))
+    with Pool(workers) as pool:
+        done = [r for r in pool.imap_unordered(_export_one, jobs, chunksize=4) if r]
+    return sorted(p for p in out_dir.rglob("*.mid") if p.stat().st_size > 0)
+
+
+def find_midi_files(root: Path) -> list[Path]:
+    """Every non-empty MIDI file under ``root`` (any nesting), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"not a directory: {root} (point at a folder of .mid/.midi files)")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file() and p.stat().st_size > 0)
+    if not files:
+        raise InputError(f"no .mid/.midi files under {root}")
+    return files
+
+
+def official_split(root: Path) -> dict[Path, str] | None:
+    """A dataset's own split (MAESTRO ``maestro-v*.csv``, Groove ``info.csv``), if present.
+
+    Returns ``{file: "train"|"validation"|"test"}`` or None.
+    """
+    root = Path(root)
+    for pattern, col in (("maestro-v*.csv", "midi_filename"), ("info.csv", "midi_filename")):
+        for table in sorted(root.glob(pattern)):
+            with open(table, newline="") as fh:
+                rows = list(csv.DictReader(fh))
+            if rows and col in rows[0] and "split" in rows[0]:
+                return {root / r[col]: r["split"].strip().lower() for r in rows}
+    return None
+
+
+def split_files(files: Sequence[Path], *, root: Path | None = None, val: float = 0.1, test: float = 0.1) -> dict[str, list[Path]]:
+    """Split by file with a stable hash of the path (relative to ``root``): train/validation/test."""
+    out: dict[str, list[Path]] = {"train": [], "validation": [], "test": []}
+    official = official_split(root) if root else None
+    rest = []
+    for f in files:
+        if official is not None and f in official:
+            name = {"valid": "validation"}.get(official[f], official[f])
+            out[name if name in out else "train"].append(f)
+        else:
+            rest.append(f)
+
+    def u(f: Path) -> float:
+        rel = str(f.relative_to(root)) if root and f.is_relative_to(root) else f.name
+        return int(hashlib.sha256(rel.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+    # order by a stable hash of the relative path; small folders still get one
+    # file each in test and validation (from 3 files up)
+    rest.sort(key=u)
+    n = len(rest)
+    n_test = max(1, round(n * test)) if n >= 3 else 0
+    n_val = max(1, round(n * val)) if n >= 3 else 0
+    out["test"] += rest[:n_test]
+    out["validation"] += rest[n_test : n_test + n_val]
+    out["train"] += rest[n_test + n_val :]
+    return out
+
+
+# ------------------------------------------------------------ augmentation
+_KEY_BASE = {t: i for i, t in enumerate(V.TOKENS)}
+
+
+def transpose_tokens(tokens: Sequence[int], semitones: int) -> list[int] | None:
+    """Transpose a tonal stream (pitches and key token); None if a pitch leaves 21–108."""
+    if semitones == 0:
+        return list(tokens)
+    out = []
+    for t in tokens:
+        name = V.TOKENS[t]
+        if name.startswith("PITCH_"):
+            p = int(name[6:]) + semitones
+            if not V.PITCH_LO <= p <= V.PITCH_HI:
+                return None
+            out.append(V.INDEX[f"PITCH_{p}"])
+        elif name.startswith("KEY:") and name != "KEY:none":
+            _, tn, md = name.split(":")
+            out.append(V.INDEX[f"KEY:{V.PITCH_NAMES[(V.PITCH_NAMES.index(tn) + semitones) % 12]}:{md}"])
+        else:
+            out.append(t)
+    return out
+
+
+def scale_tempo(tokens: Sequence[int], factor: float) -> list[int]:
+    """±10 % tempo augmentation: the grid is in beats, so only the TEMPO token moves."""
+    out = list(tokens)
+    for i, t in enumerate(out[: 6]):
+        name = V.TOKENS[t]
+        if name.startswith("TEMPO_"):
+            bpm = V.tempo_of_bin(int(name[6:])) * factor
+            out[i] = V.INDEX[f"TEMPO_{V.tempo_bin(bpm)}"]
+    return out
+
+
+def windows(tokens: Sequence[int], length: int, stride: int) -> Iterable[np.ndarray]:
+    """Training windows of ``length`` tokens, each starting at a bar line and
+    beginning with the stream's 5-token header (so the mode context is always seen)."""
+    header = list(tokens[:5])
+    body = list(tokens[5:])
+    step = length - len(header)
+    bars = [i for i, t in enumerate(body) if t == V.BAR] or [0]
+    last = -stride
+    for b in bars:
+        if b - last < stride and b != bars[0]:
+            continue
+        chunk = body[b : b + step]
+        if len(chunk) < step // 4 and b != bars[0]:
+            break
+        last = b
+        yield np.array(header + chunk + [V.PAD] * (step - len(chunk)), dtype=np.int64)
