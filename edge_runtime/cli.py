@@ -169,6 +169,27 @@ def bench_generator_cmd(
     console.print(t)
 
 
+@bench_app.command("fft")
+def bench_fft_cmd(
+    seconds: float = typer.Option(30.0, min=1.0, help="Seconds of stereo audio per Welch pass."),
+    repeat: int = typer.Option(5, min=1, help="Repeats; the best is kept."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The analyzer's Welch pass: planned pyFFTW vs numpy.fft vs scipy.fft, as ratios to numpy.fft."""
+    from hwbench.fft_bench import measure_fft
+
+    rows = measure_fft(seconds=seconds, repeat=repeat)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    t = Table(title=f"Welch pass over {seconds:g} s stereo at 48 kHz (best of {repeat})")
+    for col in ("n_fft", "dtype", "method", "ms", "frames/s", "× numpy.fft"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r["n_fft"]), r["dtype"], r["method"], f"{r['ms']:.2f}", f"{r['frames_per_s']:.0f}", f"{r['ratio_to_numpy']:.2f}")
+    console.print(t)
+
+
 @app.callback(invoke_without_command=True)
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),

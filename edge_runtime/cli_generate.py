@@ -37,10 +37,16 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         chunk: str = typer.Option("bar", help="Generate a 'beat' or a 'bar' at a time."),
         model: Path | None = typer.Option(None, help="Generator ONNX file (default: the shipped one)."),
         out: Path = typer.Option(Path("generated.mid"), "--out", "-o", help="Output MIDI file (prompt + continuation)."),
+        bundled: str | None = typer.Option(None, help="Use a bundled prompt instead of a file: 'tonal' or 'drums'."),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
     ) -> None:
         """Continue a MIDI prompt (or start from nothing) in drum or tonal mode."""
-        from edge_runtime.generator.session import generate_file
+        from edge_runtime.generator.session import bundled_prompt, generate_file
+
+        if bundled:
+            if prompt is not None:
+                raise ParameterError("give either a PROMPT file or --bundled, not both")
+            prompt = bundled_prompt(bundled)
 
         if mode not in ("auto", "drums", "tonal"):
             raise ParameterError(f"--mode {mode!r} must be auto, drums or tonal")

@@ -13,5 +13,9 @@ echo "installing nomad-muse-edge into .venv ..."
 pip_install .
 
 # The main job. Until the full pipeline lands (`muse demo`), it is what exists:
-# the hardware probe with the backend each module would use.
+# the hardware probe with the backend each module would use, then the generator
+# continuing the bundled prompts (files in, files out, no sound card needed).
 .venv/bin/muse info
+mkdir -p out
+.venv/bin/muse generate --bundled tonal --bars 4 --seed 1 -o out/tonal_continuation.mid
+.venv/bin/muse generate --bundled drums --bars 4 --seed 1 -o out/drums_continuation.mid

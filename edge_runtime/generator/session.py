@@ -20,6 +20,18 @@ FAMILY_PROGRAM = {"piano": 0, "mallets": 11, "organ": 19, "guitar": 24, "bass": 
                   "brass": 61, "woodwind": 73, "synth": 81}
 
 
+BUNDLED = {"tonal": "tonal_c_major.mid", "drums": "drums_rock.mid"}
+
+
+def bundled_prompt(name: str) -> Path:
+    """Path of a prompt shipped in ``models/prompts`` (``tonal`` or ``drums``)."""
+    from edge_runtime.paths import models_dir
+
+    if name not in BUNDLED:
+        raise ParameterError(f"--bundled {name!r} must be one of {', '.join(BUNDLED)}")
+    return models_dir() / "prompts" / BUNDLED[name]
+
+
 def prompt_tail(tokens: list[int], limit: int = MAX_PRIME_TOKENS) -> list[int]:
     """Header + the body's last bars that fit in ``limit`` tokens (the prompt is run once)."""
     header, body = tokens[:HEADER_LEN], tokens[HEADER_LEN:]
