@@ -152,6 +152,33 @@ class CompiledModel(abc.ABC):
             raise BackendError(f"model {self.describe().model_path} has no state; got {sorted(values)}")
 
     # -- helpers shared by implementations -------------------------------
+    #: pre-allocated input buffers bound to the runtime, by input name (set by ``_prepare``)
+    _in_bufs: dict[str, np.ndarray] = {}
+
+    def _prepare(self, shapes: Mapping[str, tuple[int, ...]]) -> None:
+        """Allocate and bind input/output buffers for these concrete input shapes."""
+        raise NotImplementedError
+
+    def _stage_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
+        """Copy ``inputs`` into the bound buffers (fast path); on any mismatch,
+        validate (raising BackendError) and rebind for the new dynamic shapes."""
+        bufs = self._in_bufs
+        if len(inputs) == len(self.inputs) and bufs:
+            try:
+                for name, buf in bufs.items():
+                    src = inputs[name]
+                    if src.shape != buf.shape or src.dtype != buf.dtype:
+                        break
+                    np.copyto(buf, src)
+                else:
+                    return
+            except (KeyError, AttributeError):
+                pass
+        self._check_inputs(inputs)
+        self._prepare({name: arr.shape for name, arr in inputs.items()})
+        for name, buf in self._in_bufs.items():
+            np.copyto(buf, inputs[name])
+
     def _check_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
         """Validate names, dtypes and static dims; raise one clear BackendError."""
         expected = {s.name for s in self.inputs}

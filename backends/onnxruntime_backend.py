@@ -72,7 +72,6 @@ class OrtModel(CompiledModel):
         self._out_bufs: dict[str, np.ndarray] = {}
         self._bindings: list = []
         self._keep: list = []  # OrtValues must outlive their bindings
-        self._n_inputs = len(self.inputs)
         if all(s.is_static for s in self.inputs):
             self._prepare({s.name: s.shape for s in self.inputs})
 
@@ -106,28 +105,9 @@ class OrtModel(CompiledModel):
                 b.bind_ortvalue_output(o.name, vo)
             self._bindings.append(b)
 
-    def _load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
-        bufs = self._in_bufs
-        if len(inputs) == self._n_inputs and bufs:
-            try:
-                for name, buf in bufs.items():
-                    src = inputs[name]
-                    if src.shape != buf.shape or src.dtype != buf.dtype:
-                        break
-                    np.copyto(buf, src)
-                else:
-                    return
-            except (KeyError, AttributeError):
-                pass
-        # slow path: validate (raises on a real mismatch), then rebind for new dynamic dims
-        self._check_inputs(inputs)
-        self._prepare({name: arr.shape for name, arr in inputs.items()})
-        for name, buf in self._in_bufs.items():
-            np.copyto(buf, inputs[name])
-
     # -- CompiledModel -----------------------------------------------------
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self._load_inputs(inputs)
+        self._stage_inputs(inputs)
         binding = self._bindings[self._cur]
         try:
             self._session.run_with_iobinding(binding)

@@ -106,7 +106,6 @@ class OvModel(CompiledModel):
             self._states[i_spec.name] = match[0]
         self._in_bufs: dict[str, np.ndarray] = {}
         self._out_bufs: dict[str, np.ndarray] = {}
-        self._n_inputs = len(self.inputs)
         if all(s.is_static for s in self.inputs):
             self._prepare({s.name: s.shape for s in self.inputs})
         self._req.reset_state()
@@ -124,26 +123,8 @@ class OvModel(CompiledModel):
                 self._req.set_output_tensor(idx, ov.Tensor(buf, shared_memory=True))
                 self._out_bufs[s.name] = buf
 
-    def _load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
-        bufs = self._in_bufs
-        if len(inputs) == self._n_inputs and bufs:
-            try:
-                for name, buf in bufs.items():
-                    src = inputs[name]
-                    if src.shape != buf.shape or src.dtype != buf.dtype:
-                        break
-                    np.copyto(buf, src)
-                else:
-                    return
-            except (KeyError, AttributeError):
-                pass
-        self._check_inputs(inputs)
-        self._prepare({name: arr.shape for name, arr in inputs.items()})
-        for name, buf in self._in_bufs.items():
-            np.copyto(buf, inputs[name])
-
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self._load_inputs(inputs)
+        self._stage_inputs(inputs)
         try:
             self._req.infer()
         except Exception as e:
