@@ -24,7 +24,8 @@ def _f(x, fmt="{:.1f}", unit=""):
 
 
 def analyze(
-    file: Path = typer.Argument(..., help="Audio file (WAV, FLAC, AIFF, OGG; mono, stereo, 5.0 or 5.1)."),
+    file: Optional[Path] = typer.Argument(None, help="Audio file (WAV, FLAC, AIFF, OGG; mono, stereo, 5.0 or 5.1); "
+                                                      "omit it with --example."),
     genre: Optional[str] = typer.Option(None, "--genre", "-g", help="Genre target: pop, rock, edm, hiphop, jazz, classical, acoustic or one you built."),
     target: Optional[str] = typer.Option(None, "--target", "--reference", "-t", help="Target: a name, a target .toml, or a reference audio file/folder to measure."),
     target_lufs: Optional[float] = typer.Option(None, "--target-lufs", help="Delivery loudness in LUFS (default -14, streaming)."),
@@ -32,6 +33,10 @@ def analyze(
     tolerance: float = typer.Option(3.0, "--tolerance", help="Report a band only this many dB outside the target range."),
     max_suggestions: int = typer.Option(5, "--max-suggestions", min=1, help="At most this many suggestions."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (every number with its unit)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write a self-contained HTML report (curve over "
+                                                                "the target range, bands, meters, suggestions)."),
+    example: bool = typer.Option(False, "--example", help="Analyze the bundled example mix (compared with the "
+                                                          "'pop' target unless --genre/--target is given)."),
 ) -> None:
     """Measure a mix (loudness, true peak, stereo, dynamics, tonal balance) and say what to change."""
     from edge_runtime.analyzer import DELIVERY_LUFS, SuggestOptions, analyze_file
@@ -40,6 +45,20 @@ def analyze(
 
     if genre and target:
         raise ParameterError("--genre and --target are exclusive; pass one of them")
+    if example and file is not None:
+        raise ParameterError(f"give either FILE ({file}) or --example, not both")
+    if not example and file is None:
+        raise ParameterError("missing FILE: pass an audio file, or --example for the bundled example mix")
+    if report is not None:
+        from edge_runtime.analyzer.html_report import check_report_path
+
+        report = check_report_path(report)
+    if example:
+        from edge_runtime.examples import EXAMPLE_GENRE, example_path
+
+        file = example_path()
+        if not (genre or target):
+            genre = EXAMPLE_GENRE
     if delivery not in DELIVERY_LUFS:
         raise ParameterError(f"--delivery={delivery!r} must be one of {', '.join(DELIVERY_LUFS)}")
     tgt = None
@@ -60,8 +79,13 @@ def analyze(
         d = rep.to_dict()
         d["target_lufs"] = opts.target_lufs
         typer.echo(json.dumps(d, indent=2))
-        return
-    _print_report(rep, opts)
+    else:
+        _print_report(rep, opts)
+    if report is not None:
+        from edge_runtime.analyzer.html_report import write_html
+
+        p = write_html(report, rep, tgt, target_lufs=opts.target_lufs)
+        typer.echo(f"wrote HTML report {p}", err=as_json)
 
 
 def _print_report(rep, opts) -> None:
