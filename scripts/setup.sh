@@ -14,8 +14,11 @@ pip_install .
 
 # The main job. Until the full pipeline lands (`muse demo`), it is what exists:
 # the hardware probe with the backend each module would use, then the generator
-# continuing the bundled prompts (files in, files out, no sound card needed).
+# continuing the bundled prompts and the analyzer on the bundled example mix
+# (files in, files out, no sound card needed).
 .venv/bin/muse info
 mkdir -p out
 .venv/bin/muse generate --bundled tonal --bars 4 --seed 1 -o out/tonal_continuation.mid
 .venv/bin/muse generate --bundled drums --bars 4 --seed 1 -o out/drums_continuation.mid
+# ... and the mix analyzer on the bundled example mix: meters, suggestions, HTML report
+.venv/bin/muse analyze --example --report out/example_analysis.html

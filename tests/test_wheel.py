@@ -36,11 +36,14 @@ def test_wheel_carries_packages_models_and_profiles(wheel):
         "models/__init__.py",
         "profiles/__init__.py",
         "hwbench/floor_relu_128.onnx",
+        "edge_runtime/examples/example_mix.flac",
+        "models/prompts/tonal_c_major.mid",
+        "models/prompts/drums_rock.mid",
     ):
         assert required in names, required
     shipped = [n for n in names if n.startswith(("models/", "profiles/")) and not n.endswith(".py")]
     for path in (ROOT / "models").glob("*"):
-        if path.suffix in (".onnx", ".json", ".xml", ".bin"):
+        if path.suffix in (".onnx", ".json", ".xml", ".bin", ".gz"):
             assert f"models/{path.name}" in shipped
     for path in (ROOT / "profiles").rglob("*.toml"):
         assert f"profiles/{path.relative_to(ROOT / 'profiles').as_posix()}" in shipped
