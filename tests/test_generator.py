@@ -323,3 +323,17 @@ def test_cli_evaluate_generator(tmp_path):
     assert set(res["by_mode"]) == {"tonal", "drums"}
     r = muse("evaluate", "generator", str(tmp_path / "nothing"))
     assert r.returncode == 2 and "not a directory" in r.stderr
+
+
+def test_nucleus_sampling_keeps_only_the_top_mass():
+    from edge_runtime.generator.sampling import masked_probs, sample
+
+    rng = np.random.default_rng(0)
+    logits = np.array([5.0, 4.0, 0.0, -1.0, 3.0])
+    mask = np.array([True, True, True, False, True])
+    p = masked_probs(logits, mask, 1.0)
+    assert p[3] == 0 and abs(p.sum() - 1) < 1e-12
+    draws = {sample(p, 0.5, rng) for _ in range(200)}
+    assert draws == {0}  # token 0 alone holds more than half the mass
+    draws = {sample(p, 1.0, rng) for _ in range(2000)}
+    assert 3 not in draws and {0, 1, 4} <= draws  # top_p = 1 never draws a masked token

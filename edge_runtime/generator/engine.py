@@ -186,10 +186,13 @@ class Generator:
         self._last_valid = None
         start = len(self.tokens)
         start_bars = self.grammar.bars
-        for _ in range(64 * n_bars):  # bounded: every chunk advances at least one token
+        limit = 256 * (n_bars + 1)  # tokens; the grammar bounds a bar, this bounds a run
+        for _ in range(64 * n_bars):  # every chunk advances at least one token
             self.next_chunk(cfg, rng, unit=unit)
             new_bars = self.grammar.bars - start_bars
             if new_bars > n_bars or (new_bars == n_bars and self.grammar.state != "bar" and unit == "bar"):
+                break
+            if len(self.tokens) - start > limit:
                 break
         new = self.tokens[start:]
         # trim at the bar line that would open bar n_bars + 1

@@ -30,6 +30,7 @@ class Grammar:
         self.state = "header"  # header | bar | pos | micro | note_vel | note_dur | after_note | end
         self.header_left = 5
         self.bars = 0
+        self.last_note = -1  # token id of the last note started at this position
         n = V.VOCAB_SIZE
         self._note_start = np.zeros(n, bool)
         if not constrained:
@@ -60,23 +61,31 @@ class Grammar:
                 self.state = "bar"
             return
         if name == "BAR":
-            self.state, self.pos, self.bars = "bar", -1, self.bars + 1
+            self.state, self.pos, self.bars, self.last_note = "bar", -1, self.bars + 1, -1
         elif name.startswith("METER_"):
             self.meter = int(name[6:])
         elif name.startswith("POS_"):
-            self.pos, self.state = int(name[4:]), "pos"
+            self.pos, self.state, self.last_note = int(name[4:]), "pos", -1
         elif name.startswith("MICRO_"):
             self.state = "micro"
         elif name.startswith("PITCH_"):
-            self.state = "note_vel_t"
+            self.state, self.last_note = "note_vel_t", tok
         elif name.startswith("DRUM_"):
-            self.state = "note_vel_d"
+            self.state, self.last_note = "note_vel_d", tok
         elif name.startswith("VEL_"):
             self.state = "note_dur" if self.state == "note_vel_t" else "after_note"
         elif name.startswith("DUR_"):
             self.state = "after_note"
         elif name == "EOS":
             self.state = "end"
+
+    def _later_notes(self) -> np.ndarray:
+        """Note starts after the last one at this position: pitches ascend and drum
+        classes follow their table order, as the tokenizer writes them (this also
+        bounds the notes at one position)."""
+        m = self._note_start.copy()
+        m[: self.last_note + 1] = False
+        return m
 
     def mask(self, *, allow_eos: bool = False) -> np.ndarray:
         m = np.zeros(V.VOCAB_SIZE, bool)
@@ -88,13 +97,13 @@ class Grammar:
             if s == "bar" and self.pos == -1:
                 m[V.METER_IDS] = True
             if s == "after_note":
-                m |= self._note_start
+                m |= self._later_notes()
                 m |= self._micro
             m[V.EOS] = allow_eos
         elif s == "pos":
             m |= self._note_start | self._micro
         elif s == "micro":
-            m |= self._note_start
+            m |= self._later_notes()
         elif s in ("note_vel_t", "note_vel_d"):
             m |= self._vel
         elif s == "note_dur":

@@ -17,7 +17,8 @@ def sample(probs: np.ndarray, top_p: float, rng: np.random.Generator) -> int:
     """Draw from the smallest set of tokens whose probability reaches ``top_p``."""
     order = np.argsort(probs)[::-1]
     cum = np.cumsum(probs[order])
-    k = int(np.searchsorted(cum, top_p)) + 1
+    # float sums may stop just short of top_p = 1: never go past the tokens that have mass
+    k = min(int(np.searchsorted(cum, top_p)) + 1, int(np.count_nonzero(probs)))
     keep = order[:k]
     p = probs[keep] / probs[keep].sum()
     return int(keep[rng.choice(k, p=p)])
