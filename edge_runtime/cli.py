@@ -157,8 +157,8 @@ def bench_generator_cmd(
         typer.echo(json.dumps(rows, indent=2))
         return
     t = Table(title="Generator: one decoding step, state carried, 1 thread")
-    for col in ("backend", "p50 µs", "p95 µs", "p99 µs", "max µs", "p50 / call floor", "sampled token µs", "p99 / 20 ms budget"):
-        t.add_column(col)
+    for col in ("backend", "p50 µs", "p95 µs", "p99 µs", "max µs", "p50/floor", "token µs", "p99/20ms"):
+        t.add_column(col, no_wrap=True)
     for r in rows:
         if "error" in r:
             t.add_row(r["candidate"], "-", "-", "-", "-", "-", "-", r["error"][:60])
