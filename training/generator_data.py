@@ -52,13 +52,15 @@ def _export_one(args: tuple[str, str]) -> str | None:
 
 def export_music21_corpus(out_dir: Path, collections: Sequence[str] = DEFAULT_MUSIC21, *, workers: int = 2) -> list[Path]:
     """Write the chosen music21 corpus collections as MIDI under ``out_dir/<collection>/``."""
-    from multiprocessing import Pool
-
-    from music21 import corpus
-
     bad = [c for c in collections if c in RESERVED_MUSIC21]
     if bad:
         raise InputError(f"music21 collections {bad} are reserved for independent evaluation; never train on them")
+    from multiprocessing import Pool
+
+    try:
+        from music21 import corpus
+    except ImportError as e:
+        raise InputError("music21 is not installed: pip install '.[training]'") from e
     jobs = []
     for coll in collections:
         d = out_dir / coll
