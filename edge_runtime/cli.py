@@ -40,6 +40,19 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def print_rows(rows: list[dict], *, as_json: bool, title: str, columns: tuple[str, ...], cells) -> None:
+    """Print ``rows`` as JSON (for machines) or as a table whose cells come from ``cells(row)``."""
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    t = Table(title=title)
+    for col in columns:
+        t.add_column(col, no_wrap=True)
+    for r in rows:
+        t.add_row(*cells(r))
+    console.print(t)
+
+
 def _info_record() -> dict:
     from backends.registry import runtimes
     from edge_runtime import paths
@@ -132,16 +145,13 @@ def bench_floor(
     """Per-call floor of each runtime's call paths on a no-op-sized model (µs), as ratios to the fastest."""
     from hwbench.floor import measure_floor
 
-    rows = measure_floor(calls=calls, rounds=rounds)
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    t = Table(title="Per-call floor, Relu[1,128], 1 thread (best median of rounds)")
-    for col in ("runtime", "call path", "median µs", "p99 µs", "× fastest"):
-        t.add_column(col, justify="right" if col not in ("runtime", "call path") else "left")
-    for r in rows:
-        t.add_row(r["runtime"], r["method"], f"{r['median_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['ratio_to_fastest']:.2f}")
-    console.print(t)
+    print_rows(
+        measure_floor(calls=calls, rounds=rounds),
+        as_json=as_json,
+        title="Per-call floor, Relu[1,128], 1 thread (best median of rounds)",
+        columns=("runtime", "call path", "median µs", "p99 µs", "× fastest"),
+        cells=lambda r: (r["runtime"], r["method"], f"{r['median_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['ratio_to_fastest']:.2f}"),
+    )
 
 
 @bench_app.command("generator")
@@ -152,21 +162,20 @@ def bench_generator_cmd(
     """Generator step latency (p50/p95/p99/max) on each backend, against the runtime's call floor."""
     from hwbench.generator_bench import bench_generator
 
-    rows = bench_generator(steps=steps)
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    t = Table(title="Generator: one decoding step, state carried, 1 thread")
-    for col in ("backend", "p50 µs", "p95 µs", "p99 µs", "max µs", "p50/floor", "token µs", "p99/20ms"):
-        t.add_column(col, no_wrap=True)
-    for r in rows:
+    def cells(r: dict) -> tuple[str, ...]:
         if "error" in r:
-            t.add_row(r["candidate"], "-", "-", "-", "-", "-", "-", r["error"][:60])
-            continue
+            return (r["candidate"], *["-"] * 6, r["error"][:60])
         ratio = f"{r['p50_over_floor']:.1f}×" if r["p50_over_floor"] else "-"
-        t.add_row(r["candidate"], f"{r['p50_us']:.1f}", f"{r['p95_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['max_us']:.0f}", ratio,
-                  f"{r['sampled_token_us']:.1f}", f"{r['p99_share_of_budget'] * 100:.2f} %")
-    console.print(t)
+        return (r["candidate"], f"{r['p50_us']:.1f}", f"{r['p95_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['max_us']:.0f}", ratio,
+                f"{r['sampled_token_us']:.1f}", f"{r['p99_share_of_budget'] * 100:.2f} %")
+
+    print_rows(
+        bench_generator(steps=steps),
+        as_json=as_json,
+        title="Generator: one decoding step, state carried, 1 thread",
+        columns=("backend", "p50 µs", "p95 µs", "p99 µs", "max µs", "p50/floor", "token µs", "p99/20ms"),
+        cells=cells,
+    )
 
 
 @bench_app.command("fft")
@@ -178,16 +187,13 @@ def bench_fft_cmd(
     """The analyzer's Welch pass: planned pyFFTW vs numpy.fft vs scipy.fft, as ratios to numpy.fft."""
     from hwbench.fft_bench import measure_fft
 
-    rows = measure_fft(seconds=seconds, repeat=repeat)
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    t = Table(title=f"Welch pass over {seconds:g} s stereo at 48 kHz (best of {repeat})")
-    for col in ("n_fft", "dtype", "method", "ms", "frames/s", "× numpy.fft"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(str(r["n_fft"]), r["dtype"], r["method"], f"{r['ms']:.2f}", f"{r['frames_per_s']:.0f}", f"{r['ratio_to_numpy']:.2f}")
-    console.print(t)
+    print_rows(
+        measure_fft(seconds=seconds, repeat=repeat),
+        as_json=as_json,
+        title=f"Welch pass over {seconds:g} s stereo at 48 kHz (best of {repeat})",
+        columns=("n_fft", "dtype", "method", "ms", "frames/s", "× numpy.fft"),
+        cells=lambda r: (str(r["n_fft"]), r["dtype"], r["method"], f"{r['ms']:.2f}", f"{r['frames_per_s']:.0f}", f"{r['ratio_to_numpy']:.2f}"),
+    )
 
 
 @app.callback(invoke_without_command=True)

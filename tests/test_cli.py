@@ -63,3 +63,19 @@ def test_runtime_never_imports_torch():
     code = "import sys, edge_runtime.cli, backends, edge_runtime.probe; edge_runtime.probe.probe(); print('torch' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip() == "False", r.stderr
+
+
+def test_bench_commands_report_rows_for_both_runtimes():
+    """Behaviour only (speed lives in the benchmark output, not in assertions)."""
+    r = muse("bench", "floor", "--calls", "100", "--rounds", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert {x["runtime"] for x in rows} == {"onnxruntime", "openvino"}
+    assert min(x["ratio_to_fastest"] for x in rows if not x["method"].startswith("muse")) == 1.0
+    r = muse("bench", "generator", "--steps", "100", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [x["candidate"] for x in rows] == ["onnxruntime/CPU/fp32", "openvino/CPU/fp32", "openvino/CPU/bf16"]
+    for x in rows:
+        if "error" not in x:
+            assert 0 < x["p50_us"] <= x["p95_us"] <= x["p99_us"] <= x["max_us"]
