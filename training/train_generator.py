@@ -1,6 +1,6 @@
 """Train the MIDI generator from scratch, export it, fit the n-gram baseline, write the model card.
 
-    python -m training.train_generator [--minutes 12] [--extra DIR ...]
+    python -m training.train_generator [--minutes 14 | --steps N] [--extra DIR ...]
 
 Data: music21's bundled corpus exported as MIDI (tonal; reserved collections
 refused) and the Debian package ``planetblupi-music-midi`` (GM multitrack
@@ -119,7 +119,8 @@ def main(argv=None) -> None:
     ap.add_argument("--data-dir", type=Path, default=Path.home() / ".cache" / "nomad-muse-edge" / "training-data")
     ap.add_argument("--extra", type=Path, nargs="*", default=[])
     ap.add_argument("--out", type=Path, default=ROOT / "models")
-    ap.add_argument("--minutes", type=float, default=12.0)
+    ap.add_argument("--minutes", type=float, default=14.0, help="Wall-clock training budget.")
+    ap.add_argument("--steps", type=int, default=None, help="Train exactly this many steps (reproducible on any machine; overrides --minutes).")
     ap.add_argument("--seq-len", type=int, default=192)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -147,7 +148,10 @@ def main(argv=None) -> None:
     budget = args.minutes * 60
     t_train = time.time()
     step, best, best_state, history = 0, math.inf, None, []
-    while time.time() - t_train < budget:
+    def more() -> bool:
+        return step < args.steps if args.steps else time.time() - t_train < budget
+
+    while more():
         model.train()
         x = make_batch(pool, args.batch, rng, args.p_drums).to(device)
         logits, _ = model(x[:, :-1])
@@ -157,7 +161,7 @@ def main(argv=None) -> None:
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        frac = (time.time() - t_train) / budget
+        frac = step / args.steps if args.steps else (time.time() - t_train) / budget
         for g in opt.param_groups:
             g["lr"] = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
         opt.step()
