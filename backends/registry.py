@@ -97,6 +97,9 @@ def load_first(
     """
     if not candidates:
         raise BackendError("no backend candidates to try; run `muse info` to see the runtimes available here")
+    if isinstance(path, (str, Path)) and not Path(path).is_file():
+        # one file for every candidate: no runtime can help, say it once
+        raise BackendError(f"model file not found: {path} (check the path, or reinstall the package to restore shipped models)")
     failures: list[str] = []
     for cand in candidates:
         if callable(path):

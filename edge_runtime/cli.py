@@ -31,10 +31,11 @@ app.add_typer(bench_app, name="bench")
 evaluate_app = typer.Typer(help="Evaluate shipped models on your own data.", no_args_is_help=True)
 app.add_typer(evaluate_app, name="evaluate")
 
-from edge_runtime import cli_analyze, cli_generate  # noqa: E402  (module commands register themselves)
+from edge_runtime import cli_analyze, cli_classify, cli_generate  # noqa: E402  (module commands register themselves)
 
 cli_analyze.register(app)
 cli_generate.register(app, evaluate_app)
+cli_classify.register(app, evaluate_app)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -174,6 +175,29 @@ def bench_generator_cmd(
         as_json=as_json,
         title="Generator: one decoding step, state carried, 1 thread",
         columns=("backend", "p50 µs", "p95 µs", "p99 µs", "max µs", "p50/floor", "token µs", "p99/20ms"),
+        cells=cells,
+    )
+
+
+@bench_app.command("classifier")
+def bench_classifier_cmd(
+    calls: int = typer.Option(2000, min=100, help="Timed calls per backend and round."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Classifier latency per backend: one model call and the whole streaming frame (mel + model + vote)."""
+    from hwbench.classifier_bench import bench_classifier
+
+    def cells(r: dict) -> tuple[str, ...]:
+        if "error" in r:
+            return (r["candidate"], *["-"] * 6, r["error"][:60])
+        return (r["candidate"], f"{r['p50_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['p50_over_floor']:.1f}×" if r["p50_over_floor"] else "-",
+                f"{r['frame_p50_us']:.1f}", f"{r['frame_p99_us']:.1f}", f"{r['frame_p99_share_of_budget'] * 100:.2f} %", "")
+
+    print_rows(
+        bench_classifier(calls=calls),
+        as_json=as_json,
+        title="Classifier: model call on [1,1,128,8] and the whole 20 ms frame at 48 kHz, 1 thread",
+        columns=("backend", "call p50 µs", "call p99 µs", "p50/floor", "frame p50 µs", "frame p99 µs", "p99/10ms", ""),
         cells=cells,
     )
 

@@ -307,12 +307,20 @@ def test_per_candidate_paths(onnx_models, int8_mlp):
 
 
 def test_all_candidates_fail_lists_every_attempt(tmp_path):
+    bad = tmp_path / "corrupt.onnx"
+    bad.write_bytes(b"\x00" * 64)
     with pytest.raises(BackendError) as e:
-        load_first([Candidate("onnxruntime"), Candidate("openvino")], tmp_path / "missing.onnx")
+        load_first([Candidate("onnxruntime"), Candidate("openvino")], bad)
     msg = str(e.value)
     assert msg.startswith("no backend could load the model")
-    assert "onnxruntime/CPU/fp32: model file not found" in msg and "openvino/CPU/fp32: model file not found" in msg
+    assert "onnxruntime/CPU/fp32: onnxruntime cannot load" in msg and "openvino/CPU/fp32: openvino cannot load" in msg
     assert "runtimes installed: onnxruntime" in msg
+
+
+def test_missing_model_is_said_once(tmp_path, caplog):
+    with pytest.raises(BackendError, match=r"^model file not found: .*missing\.onnx"):
+        load_first([Candidate("onnxruntime"), Candidate("openvino")], tmp_path / "missing.onnx")
+    assert "trying the next candidate" not in caplog.text
 
 
 def test_no_candidates():

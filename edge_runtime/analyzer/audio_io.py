@@ -39,8 +39,11 @@ class AudioInfo:
         return self.frames / self.sr
 
 
-def probe_audio(path: str | Path) -> AudioInfo:
-    """Validate a file's existence, container, rate, channel layout and length (no samples read)."""
+def probe_audio(path: str | Path, *, min_duration_s: float = MIN_DURATION_S) -> AudioInfo:
+    """Validate a file's existence, container, rate, channel layout and length (no samples read).
+
+    ``min_duration_s`` defaults to one loudness gating block; the classifier
+    passes 0 (a 50 ms one-shot is real input there)."""
     import soundfile as sf
 
     p = Path(path)
@@ -67,10 +70,10 @@ def probe_audio(path: str | Path) -> AudioInfo:
         )
     if info.frames <= 0:
         raise InputError(f"{p}: contains no audio frames (header only or truncated); re-export it")
-    if info.frames < MIN_DURATION_S * info.samplerate:
+    if info.frames < min_duration_s * info.samplerate:
         raise InputError(
             f"{p}: is {info.frames / info.samplerate * 1000:.0f} ms long ({info.frames} samples); "
-            f"loudness needs at least {MIN_DURATION_S * 1000:.0f} ms (one BS.1770 gating block)"
+            f"loudness needs at least {min_duration_s * 1000:.0f} ms (one BS.1770 gating block)"
         )
     return AudioInfo(path=str(p), sr=int(info.samplerate), channels=int(info.channels), frames=int(info.frames),
                      layout=layout, format=info.format, subtype=info.subtype)
@@ -87,7 +90,7 @@ def check_block(block: np.ndarray, *, where: str, offset: int) -> None:
         )
 
 
-def iter_blocks(info: AudioInfo, *, block: int = READ_BLOCK):
+def iter_blocks(info: AudioInfo, *, block: int = READ_BLOCK, min_duration_s: float = MIN_DURATION_S):
     """Yield validated float64 blocks ``(n, channels)`` of a probed file."""
     import soundfile as sf
 
@@ -105,12 +108,12 @@ def iter_blocks(info: AudioInfo, *, block: int = READ_BLOCK):
         raise
     except Exception as e:
         raise InputError(f"{info.path}: reading failed after {offset} samples ({e}); the file looks corrupt or truncated") from None
-    if offset < MIN_DURATION_S * info.sr:
+    if offset < min(min_duration_s * info.sr, info.frames) or offset == 0:
         raise InputError(f"{info.path}: only {offset} samples could be read; the file looks truncated")
 
 
-def read_audio(path: str | Path) -> tuple[np.ndarray, AudioInfo]:
+def read_audio(path: str | Path, *, min_duration_s: float = MIN_DURATION_S) -> tuple[np.ndarray, AudioInfo]:
     """Read a whole file as float64 ``(n, channels)`` after :func:`probe_audio` validation."""
-    info = probe_audio(path)
-    y = np.concatenate(list(iter_blocks(info)), axis=0)
+    info = probe_audio(path, min_duration_s=min_duration_s)
+    y = np.concatenate(list(iter_blocks(info, min_duration_s=min_duration_s)), axis=0)
     return y, info

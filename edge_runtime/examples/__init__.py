@@ -1,4 +1,6 @@
-"""Bundled example material: ``example_mix.flac`` (see README.md here and ``make_example.py``)."""
+"""Bundled example material: ``example_mix.flac`` for the analyzer (see README.md here and
+``make_example.py``), ``classify_piano.flac`` and ``classify_drums.flac`` for the classifier
+(``python -m training.make_classifier_examples``)."""
 
 from __future__ import annotations
 
@@ -9,14 +11,17 @@ EXAMPLE_GENRE = "pop"
 EXAMPLE_FILE = "example_mix.flac"
 
 
-def example_path() -> Path:
-    """Filesystem path of the bundled example mix, located through ``importlib.resources``."""
+CLASSIFY_EXAMPLES = {"piano": "classify_piano.flac", "drums": "classify_drums.flac"}
+
+
+def example_path(name: str = EXAMPLE_FILE) -> Path:
+    """Filesystem path of a bundled example (default: the mix), located through ``importlib.resources``."""
     from importlib.resources import files
 
     from edge_runtime.errors import InputError
 
-    res = files("edge_runtime.examples").joinpath(EXAMPLE_FILE)
+    res = files("edge_runtime.examples").joinpath(name)
     if not res.is_file():
-        raise InputError(f"the bundled example {EXAMPLE_FILE} is missing from this installation; "
+        raise InputError(f"the bundled example {name} is missing from this installation; "
                          "regenerate it with `python -m edge_runtime.examples.make_example`")
     return Path(str(res))

@@ -1,0 +1,1 @@
+"""Audio instrument classifier at inference time: log-mel features, streaming vote, track-type switch."""

@@ -1,0 +1,267 @@
+"""Streaming instrument classification: blocks in, per-frame probabilities, a vote,
+and a drums/tonal track-type switch with a 0.75 threshold and hysteresis.
+
+The same code runs offline over a file (:func:`classify_file`), so streaming
+and offline agree by construction.
+
+* Features: 20 ms mel hop (``features.HOP_S``); a classification every
+  ``hop_ms`` (20–50 ms, rounded to whole mel hops) over the last 8 frames.
+* Vote: mean probabilities over the last ``vote_ms`` (100–200 ms).
+* Switch (seed §3): the track type changes only when the vote gives the
+  other type ≥ ``switch_threshold`` (0.75) for ``hysteresis_votes`` votes
+  in a row.
+* Silence: a window below ``silence_dbfs`` (−60 dBFS RMS) yields "no signal"
+  (no class, no vote), never a random class.
+* Overload (seed §7.3): at most ``max_infer_per_push`` model calls per
+  ``push``; older pending classifications reuse the last result and are
+  counted in ``stats.skipped``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from backends.base import Candidate, CompiledModel
+from backends.registry import LoadResult, load_first
+from edge_runtime.classifier.features import CONTEXT, HOP_S, frame_params, mel_filterbank, normalise
+from edge_runtime.errors import ParameterError
+from edge_runtime.gm import FAMILIES
+
+DRUMS = FAMILIES.index("drums")
+
+
+def default_model_path() -> Path:
+    from edge_runtime.paths import models_dir
+
+    return models_dir() / "classifier.onnx"
+
+
+def load_classifier_model(model_path: Path | None = None, candidates: Sequence[Candidate] | None = None, threads: int = 1) -> LoadResult:
+    """The classifier model on the policy's first working backend (fallbacks recorded)."""
+    path = Path(model_path) if model_path else default_model_path()
+    if candidates is None:
+        from edge_runtime.policy import env_override, plan_backends
+        from edge_runtime.probe import probe
+
+        plan = plan_backends("classifier", probe(), override=env_override("classifier"))
+        candidates = [c for c in plan.candidates if c.precision != "int8"] or list(plan.candidates)
+    return load_first(candidates, path, threads=threads)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    hop_ms: float = 20.0
+    vote_ms: float = 160.0
+    switch_threshold: float = 0.75
+    hysteresis_votes: int = 2
+    silence_dbfs: float = -60.0
+    max_infer_per_push: int = 16
+
+    def __post_init__(self) -> None:
+        if not 20.0 <= self.hop_ms <= 50.0:
+            raise ParameterError(f"hop_ms={self.hop_ms} must be within 20–50 ms")
+        if not 100.0 <= self.vote_ms <= 200.0:
+            raise ParameterError(f"vote_ms={self.vote_ms} must be within 100–200 ms")
+        if not 0.5 <= self.switch_threshold < 1.0:
+            raise ParameterError(f"switch_threshold={self.switch_threshold} must be within [0.5, 1)")
+        if self.hysteresis_votes < 1 or self.max_infer_per_push < 1:
+            raise ParameterError("hysteresis_votes and max_infer_per_push must be >= 1")
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    time_s: float  # end of the analysed window, from the stream start
+    family: str | None  # None = no signal
+    confidence: float  # vote probability of ``family``
+    probs: tuple[float, ...]  # the vote (mean over the vote window), by FAMILIES order
+    track_type: str | None  # current switch state: "drums", "tonal" or None (not decided yet)
+    skipped: bool = False  # reused the last result (overload)
+
+
+@dataclass
+class StreamStats:
+    windows: int = 0
+    inferences: int = 0
+    skipped: int = 0
+    silent: int = 0
+    switches: int = 0
+    switch_times_s: list[float] = field(default_factory=list)
+
+
+class StreamingClassifier:
+    def __init__(self, sr: int, model: CompiledModel, config: ClassifierConfig | None = None):
+        if not 8000 <= sr <= 192000:
+            raise ParameterError(f"sr={sr} must be within 8000–192000 Hz")
+        self.sr, self.model, self.cfg = sr, model, config or ClassifierConfig()
+        self.n_fft, self.hop = frame_params(sr)
+        self._fb = mel_filterbank(sr, self.n_fft)
+        self._win = np.hanning(self.n_fft + 1)[:-1].astype(np.float32)
+        self._buf = np.zeros(0, np.float32)
+        self._buf_start = 0  # absolute sample index of _buf[0]
+        self._next_frame = 0  # absolute sample index where the next mel frame starts
+        self._frames: deque[np.ndarray] = deque(maxlen=CONTEXT)
+        self._energy: deque[float] = deque(maxlen=CONTEXT)  # mean square per frame
+        self._hop_frames = max(1, int(round(self.cfg.hop_ms / 1000 / HOP_S)))
+        self._since = 0
+        self._votes: deque[np.ndarray] = deque(maxlen=max(1, int(round(self.cfg.vote_ms / (self._hop_frames * HOP_S * 1000)))))
+        self._pending_type: str | None = None
+        self._pending_count = 0
+        self.track_type: str | None = None
+        self.last: FrameResult | None = None
+        self.stats = StreamStats()
+        self._x = np.zeros((1, 1, 128, CONTEXT), np.float32)
+
+    # -- decision -------------------------------------------------------------
+    def _decide(self, probs: np.ndarray, t: float) -> FrameResult:
+        self._votes.append(probs)
+        vote = np.mean(self._votes, axis=0)
+        fam = int(np.argmax(vote))
+        p_drums = float(vote[DRUMS])
+        cand = "drums" if p_drums >= self.cfg.switch_threshold else "tonal" if 1 - p_drums >= self.cfg.switch_threshold else None
+        if cand is not None and cand != self.track_type:
+            self._pending_count = self._pending_count + 1 if cand == self._pending_type else 1
+            self._pending_type = cand
+            if self._pending_count >= self.cfg.hysteresis_votes:
+                self.track_type = cand
+                self.stats.switches += 1
+                self.stats.switch_times_s.append(t)
+                self._pending_count, self._pending_type = 0, None
+        elif cand == self.track_type:
+            self._pending_count, self._pending_type = 0, None
+        return FrameResult(t, FAMILIES[fam], float(vote[fam]), tuple(float(v) for v in vote), self.track_type)
+
+    def push(self, block: np.ndarray) -> list[FrameResult]:
+        """Feed audio (mono ``(n,)`` or ``(n, channels)``, float, −1…1); returns new results."""
+        y = np.asarray(block, dtype=np.float32)
+        if y.ndim == 2:
+            y = y.mean(axis=1)
+        if not np.all(np.isfinite(y)):
+            y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+        self._buf = np.concatenate([self._buf, y])
+        return self._run()
+
+    def flush(self) -> list[FrameResult]:
+        """End of input: pad with silence so a short sound (a 50 ms one-shot) still fills one window."""
+        missing = CONTEXT - len(self._frames)
+        need = (self._next_frame + self.n_fft + (missing - 1) * self.hop) - (self._buf_start + self._buf.size)
+        if self.stats.windows == 0 and missing > 0 and need > 0:
+            self._buf = np.concatenate([self._buf, np.zeros(need, np.float32)])
+            self._since = self._hop_frames - 1
+            return self._run()
+        return []
+
+    def _run(self) -> list[FrameResult]:
+        out: list[FrameResult] = []
+        # compute frames one at a time so each classification sees its own window
+        while True:
+            ends = self._frames_from_buffer_one()
+            if ends is None:
+                break
+            if len(self._frames) < CONTEXT:
+                continue
+            self._since += 1
+            if self._since < self._hop_frames:
+                continue
+            self._since = 0
+            out.append(self._window_result(ends))
+        # overload: run the model only for the newest max_infer_per_push windows
+        return self._infer(out)
+
+    def _frames_from_buffer_one(self) -> int | None:
+        """Compute the next mel frame if the buffer holds it; returns its end sample (or None)."""
+        if self._next_frame + self.n_fft > self._buf_start + self._buf.size:
+            drop = self._next_frame - self._buf_start
+            if drop > 0:
+                self._buf = self._buf[drop:]
+                self._buf_start += drop
+            return None
+        i = self._next_frame - self._buf_start
+        seg = self._buf[i : i + self.n_fft]
+        spec = np.abs(np.fft.rfft(seg * self._win)) ** 2
+        self._frames.append((10.0 * np.log10(np.maximum(spec @ self._fb.T, 1e-10))).astype(np.float32))
+        self._energy.append(float(np.mean(np.square(seg, dtype=np.float64))))
+        end = self._next_frame + self.n_fft
+        self._next_frame += self.hop
+        return end
+
+    def _window_result(self, end: int):
+        """A pending classification: (time, window copy, level)."""
+        t = end / self.sr
+        ms = float(np.mean(self._energy))
+        level = 10 * np.log10(ms) if ms > 0 else float("-inf")
+        return (t, np.stack(self._frames), level)
+
+    def _infer(self, pending: list) -> list[FrameResult]:
+        results = []
+        n = len(pending)
+        for k, (t, window, level) in enumerate(pending):
+            self.stats.windows += 1
+            if level < self.cfg.silence_dbfs:
+                self.stats.silent += 1
+                self._votes.clear()
+                res = FrameResult(t, None, 0.0, tuple(0.0 for _ in FAMILIES), self.track_type)
+            elif k < n - self.cfg.max_infer_per_push and self.last is not None:
+                self.stats.skipped += 1
+                res = FrameResult(t, self.last.family, self.last.confidence, self.last.probs, self.track_type, skipped=True)
+            else:
+                self._x[...] = normalise(window)
+                logits = self.model.run({"mel": self._x})["logits"][0].astype(np.float64)
+                self.stats.inferences += 1
+                p = np.exp(logits - logits.max())
+                res = self._decide(p / p.sum(), t)
+            self.last = res
+            results.append(res)
+        return results
+
+
+@dataclass(frozen=True)
+class Segment:
+    start_s: float
+    end_s: float
+    family: str | None
+    mean_confidence: float
+
+
+def summarise(results: Sequence[FrameResult]) -> dict:
+    """Timeline segments of equal family, the dominant family, and drums/tonal shares."""
+    segs: list[Segment] = []
+    cur, start, confs, prev_t = None, 0.0, [], 0.0
+    for r in results:
+        if segs == [] and cur is None and not confs:
+            cur, start = r.family, max(0.0, r.time_s - CONTEXT * HOP_S)
+        if r.family != cur:
+            segs.append(Segment(start, prev_t, cur, float(np.mean(confs)) if confs else 0.0))
+            cur, start, confs = r.family, prev_t, []
+        confs.append(r.confidence)
+        prev_t = r.time_s
+    if results:
+        segs.append(Segment(start, prev_t, cur, float(np.mean(confs)) if confs else 0.0))
+    voiced = [r for r in results if r.family is not None]
+    counts = {f: sum(r.family == f for r in voiced) for f in FAMILIES}
+    mean_probs = np.mean([r.probs for r in voiced], axis=0) if voiced else np.zeros(len(FAMILIES))
+    top = max(counts, key=counts.get) if voiced else None
+    return {
+        "family": top,
+        "family_share": counts[top] / len(voiced) if voiced else 0.0,
+        "mean_probs": {f: float(p) for f, p in zip(FAMILIES, mean_probs)},
+        "drums_share": counts["drums"] / len(voiced) if voiced else 0.0,
+        "track_type": ("drums" if counts["drums"] > len(voiced) / 2 else "tonal") if voiced else None,
+        "windows": len(results),
+        "silent_windows": len(results) - len(voiced),
+        "segments": [s.__dict__ for s in segs],
+    }
+
+
+def classify_array(y: np.ndarray, sr: int, model: CompiledModel, config: ClassifierConfig | None = None, block: int = 1024):
+    """Offline: the streaming classifier over a whole signal in blocks; (results, stats)."""
+    sc = StreamingClassifier(sr, model, config)
+    results: list[FrameResult] = []
+    for i in range(0, max(len(y), 1), block):
+        results += sc.push(y[i : i + block])
+    results += sc.flush()
+    return results, sc.stats

@@ -1,0 +1,112 @@
+"""CLI: `muse classify` and `muse evaluate classifier`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from edge_runtime.errors import ParameterError
+from edge_runtime.gm import FAMILIES
+
+
+def _load(backend: str | None):
+    from edge_runtime.classifier.stream import load_classifier_model
+
+    candidates = None
+    if backend:
+        from edge_runtime.policy import plan_backends
+        from edge_runtime.probe import probe
+
+        candidates = list(plan_backends("classifier", probe(), override=backend).candidates)
+    return load_classifier_model(candidates=candidates)
+
+
+def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
+    @app.command()
+    def classify(
+        file: Path | None = typer.Argument(None, help="Audio file (WAV, FLAC, AIFF, OGG), any length."),
+        example: str | None = typer.Option(None, "--example", help="Classify a bundled example instead of FILE: piano or drums."),
+        timeline: bool = typer.Option(False, "--timeline", help="Print the per-window timeline."),
+        hop_ms: float = typer.Option(20.0, help="Classification hop, 20–50 ms."),
+        backend: str | None = typer.Option(None, help="runtime[/device[/precision]] to force."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Which instrument family is playing (and drums vs tonal), with a timeline."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from edge_runtime.classifier.evaluate import classify_file
+        from edge_runtime.classifier.stream import ClassifierConfig
+
+        if example:
+            from edge_runtime.examples import CLASSIFY_EXAMPLES, example_path
+
+            if file is not None:
+                raise ParameterError("give either FILE or --example, not both")
+            if example not in CLASSIFY_EXAMPLES:
+                raise ParameterError(f"--example {example!r} must be one of {', '.join(CLASSIFY_EXAMPLES)}")
+            file = example_path(CLASSIFY_EXAMPLES[example])
+        if file is None:
+            raise ParameterError("give an audio FILE (or --example)")
+        from edge_runtime.analyzer.audio_io import probe_audio
+
+        config = ClassifierConfig(hop_ms=hop_ms)
+        probe_audio(file, min_duration_s=0.0)  # a bad file is the user's first error, before any model loads
+        loaded = _load(backend)
+        res = classify_file(file, loaded.model, config)
+        res["backend"] = str(loaded.candidate)
+        res["backend_fallbacks"] = list(loaded.fallbacks)
+        if not timeline:
+            res.pop("timeline")
+        if as_json:
+            typer.echo(json.dumps(res, indent=2))
+            return
+        con = Console()
+        if res["family"] is None:
+            con.print(f"{file}: no signal (all {res['windows']} windows below the −60 dBFS gate)")
+            return
+        con.print(f"{file}: [bold]{res['family']}[/] ({res['family_share'] * 100:.0f} % of windows; track type {res['track_type']}) on {res['backend']}")
+        t = Table(title="segments")
+        for col in ("from s", "to s", "family", "confidence"):
+            t.add_column(col)
+        for s in res["segments"][:40]:
+            t.add_row(f"{s['start_s']:.2f}", f"{s['end_s']:.2f}", s["family"] or "no signal", f"{s['mean_confidence']:.2f}")
+        con.print(t)
+        if timeline:
+            for r in res["timeline"]:
+                con.print(f"{r['time_s']:7.3f}  {r['family'] or '-':9s} {r['confidence']:.2f}  {r['track_type'] or '-'}")
+
+    @evaluate_app.command("classifier")
+    def evaluate_classifier(
+        directory: Path = typer.Argument(..., help="One sub-folder per family: " + " ".join(FAMILIES)),
+        backend: str | None = typer.Option(None, help="runtime[/device[/precision]] to force."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Accuracy, balanced accuracy, per-class accuracy, drums-vs-tonal and the confusion matrix on your folder."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from edge_runtime.classifier.evaluate import check_dataset_dir, evaluate_dir
+
+        check_dataset_dir(directory)  # the user's folder is checked before any model loads
+        res = evaluate_dir(directory, _load(backend).model)
+        if as_json:
+            typer.echo(json.dumps(res, indent=2))
+            return
+        con = Console()
+        con.print(f"{res['files']} files: accuracy {res['accuracy']:.3f}, balanced {res['balanced_accuracy']:.3f}, drums-vs-tonal {res['drums_vs_tonal_accuracy']:.3f}")
+        labels = res["confusion_matrix"]["labels"]
+        t = Table(title="confusion (rows true, columns predicted)")
+        t.add_column("")
+        for lab in labels:
+            t.add_column(lab[:5], justify="right")
+        for lab, row in zip(labels, res["confusion_matrix"]["rows_true_cols_pred"]):
+            if sum(row):
+                t.add_row(lab, *[str(v) for v in row])
+        con.print(t)
+        for note in res["notes"]:
+            con.print(note)
+        for s in res["skipped"]:
+            con.print(f"skipped {s['file']}: {s['error']}")

@@ -1,0 +1,63 @@
+"""Classifier per-frame latency per backend (``muse bench classifier``).
+
+One model call on a [1,1,128,8] log-mel window, and the whole per-frame work
+of the streaming classifier (mel frame + standardisation + model + vote), on
+each CPU candidate at FP32 (plus OpenVINO bf16 where the CPU has it), after
+a warm-up, best of interleaved rounds; ratios to the runtime's per-call floor
+measured in the same run.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from backends.base import Candidate
+from edge_runtime.errors import BackendError
+
+
+def bench_classifier(*, calls: int = 2000, warmup: int = 200, rounds: int = 2) -> list[dict]:
+    from backends.registry import get_backend
+    from edge_runtime.classifier.stream import StreamingClassifier, default_model_path
+    from hwbench.floor import measure_floor
+
+    path = default_model_path()
+    floor = {r["runtime"]: r["median_us"] for r in measure_floor(calls=1000, rounds=1) if "pre-bound" in r["method"]}
+    x = np.random.default_rng(0).standard_normal((1, 1, 128, 8)).astype(np.float32)
+    sr = 48000
+    hop = int(0.02 * sr)
+    audio = (np.random.default_rng(1).standard_normal(hop * (calls + warmup + 16)) * 0.1).astype(np.float32)
+    rows = []
+    for cand in (Candidate("onnxruntime"), Candidate("openvino"), Candidate("openvino", "CPU", "bf16")):
+        try:
+            m = get_backend(cand.runtime).load(path, device=cand.device, precision=cand.precision)
+        except BackendError as e:
+            rows.append({"candidate": str(cand), "error": str(e)})
+            continue
+        best = None
+        for _ in range(rounds):
+            t = np.empty(calls)
+            for i in range(calls + warmup):
+                t0 = time.perf_counter_ns()
+                m.run({"mel": x})
+                if i >= warmup:
+                    t[i - warmup] = time.perf_counter_ns() - t0
+            t /= 1000
+            stats = {"p50_us": float(np.median(t)), "p95_us": float(np.percentile(t, 95)), "p99_us": float(np.percentile(t, 99)), "max_us": float(t.max())}
+            if best is None or stats["p50_us"] < best["p50_us"]:
+                best = stats
+        sc = StreamingClassifier(sr, m)
+        sc.push(audio[: hop * (warmup + 16)])
+        per = np.empty(calls)
+        off = hop * (warmup + 16)
+        for i in range(calls):
+            t0 = time.perf_counter_ns()
+            sc.push(audio[off + i * hop : off + (i + 1) * hop])
+            per[i] = time.perf_counter_ns() - t0
+        per /= 1000
+        rt_floor = floor.get(cand.runtime)
+        rows.append({"candidate": str(cand), **best, "floor_us": rt_floor, "p50_over_floor": best["p50_us"] / rt_floor if rt_floor else None,
+                     "frame_p50_us": float(np.median(per)), "frame_p99_us": float(np.percentile(per, 99)),
+                     "budget_ms": 10.0, "frame_p99_share_of_budget": float(np.percentile(per, 99)) / 10000.0})
+    return rows

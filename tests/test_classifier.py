@@ -1,0 +1,212 @@
+"""Classifier: features, streaming vs offline, backend equivalence, switch logic, bad input, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from backends import get_backend
+from edge_runtime.classifier.features import CONTEXT, frame_params, logmel_frames, mel_filterbank, normalise
+from edge_runtime.classifier.stream import ClassifierConfig, FrameResult, StreamingClassifier, classify_array, summarise
+from edge_runtime.errors import ParameterError
+from edge_runtime.examples import CLASSIFY_EXAMPLES, example_path
+from edge_runtime.gm import FAMILIES
+from edge_runtime.paths import models_dir
+
+MODEL = models_dir() / "classifier.onnx"
+needs_model = pytest.mark.skipif(not MODEL.is_file(), reason="classifier model not built yet")
+
+
+def tone(sr=22050, seconds=1.0, f=440.0, amp=0.3):
+    t = np.arange(int(sr * seconds)) / sr
+    return (amp * np.sin(2 * np.pi * f * t)).astype(np.float32)
+
+
+def test_frame_params_are_about_46_and_20_ms():
+    assert frame_params(22050) == (1024, 441)
+    assert frame_params(48000) == (2048, 960)
+    assert frame_params(8000) == (512, 160)
+
+
+def test_mel_filterbank_peaks_where_a_tone_is():
+    y = tone(f=1000.0)
+    frames = logmel_frames(y, 22050)
+    band = int(np.argmax(frames[10]))
+    fb = mel_filterbank(22050, 1024)
+    centre_bin = int(np.argmax(fb[band]))
+    assert abs(centre_bin * 22050 / 1024 - 1000.0) < 80
+    # 8 kHz audio: bands above Nyquist are empty (floor), not an error
+    assert (mel_filterbank(8000, 512)[-10:] == 0).all()
+
+
+def test_normalise_is_level_invariant():
+    f1 = logmel_frames(tone(amp=0.5), 22050)[:CONTEXT]
+    f2 = logmel_frames(tone(amp=0.05), 22050)[:CONTEXT]
+    np.testing.assert_allclose(normalise(f1), normalise(f2), atol=1e-3)
+
+
+class FixedModel:
+    """A real stand-in is not needed for switch logic: a CompiledModel-shaped object whose logits we script."""
+
+    def __init__(self, family_seq):
+        self.seq = list(family_seq)
+        self.calls = 0
+
+    def run(self, inputs):
+        fam = self.seq[min(self.calls, len(self.seq) - 1)]
+        self.calls += 1
+        logits = np.full((1, len(FAMILIES)), -5.0, np.float32)
+        logits[0, FAMILIES.index(fam)] = 5.0
+        return {"logits": logits}
+
+
+def push_blocks(sc, y, block=441):
+    out = []
+    for i in range(0, len(y), block):
+        out += sc.push(y[i : i + block])
+    return out
+
+
+def test_switch_needs_threshold_and_hysteresis():
+    seq = ["piano"] * 20 + ["drums"] * 3 + ["piano"] * 5 + ["drums"] * 40
+    model = FixedModel(seq)
+    sc = StreamingClassifier(22050, model, ClassifierConfig(vote_ms=100, hysteresis_votes=2))
+    res = push_blocks(sc, tone(seconds=2.0) + 0.01)
+    assert sc.stats.skipped == 0 and model.calls == len(res)
+    types = [r.track_type for r in res]
+    assert types[-1] == "drums" and "tonal" in types
+    # the 3-frame drum blip inside the piano run must not flip the type for good
+    first_drums = types.index("drums")
+    assert all(t == "drums" for t in types[first_drums:])
+    assert sc.stats.switches == 2  # None -> tonal, tonal -> drums
+
+
+def test_silence_gives_no_signal_and_clears_the_vote():
+    model = FixedModel(["piano"])
+    sc = StreamingClassifier(22050, model)
+    res = sc.push(np.zeros(22050, np.float32))
+    assert res and all(r.family is None for r in res) and model.calls == 0
+    assert sc.stats.silent == len(res)
+
+
+def test_overload_reuses_last_result_and_counts():
+    model = FixedModel(["guitar"])
+    sc = StreamingClassifier(22050, model, ClassifierConfig(max_infer_per_push=2))
+    push_blocks(sc, tone(seconds=0.3))
+    assert sc.stats.skipped == 0
+    res = sc.push(tone(seconds=1.0))  # a worker that fell behind gets a second of audio at once
+    assert sum(r.skipped for r in res) == len(res) - 2 and sc.stats.skipped == len(res) - 2
+    assert all(r.family == "guitar" for r in res)
+
+
+def test_short_one_shot_is_classified_not_an_error():
+    model = FixedModel(["drums"])
+    y = np.zeros(int(0.05 * 22050), np.float32)
+    y[:200] = np.random.default_rng(0).standard_normal(200) * 0.5
+    res, stats = classify_array(y, 22050, model)
+    assert len(res) == 1 and res[0].family == "drums" and stats.inferences == 1
+
+
+def test_nan_and_dc_are_handled():
+    model = FixedModel(["bass"])
+    y = tone(seconds=0.5) + 0.4
+    y[100:200] = np.nan
+    res, _ = classify_array(y, 22050, model)
+    assert res and all(r.family == "bass" for r in res)
+
+
+def test_config_validation():
+    with pytest.raises(ParameterError, match=r"hop_ms=10 must be within 20–50 ms"):
+        ClassifierConfig(hop_ms=10)
+    with pytest.raises(ParameterError, match=r"vote_ms=500 must be within 100–200 ms"):
+        ClassifierConfig(vote_ms=500)
+
+
+def test_summary_segments():
+    rs = [FrameResult(0.2 + 0.02 * i, "piano" if i < 10 else "drums", 0.9, tuple([0.0] * 11), None) for i in range(20)]
+    s = summarise(rs)
+    assert s["family"] in ("piano", "drums") and len(s["segments"]) == 2
+    assert s["segments"][0]["family"] == "piano" and s["segments"][1]["family"] == "drums"
+
+
+# ------------------------------------------------------------ the shipped model
+@needs_model
+def test_streaming_and_offline_agree_and_backends_agree():
+    y, sr = sf.read(str(example_path(CLASSIFY_EXAMPLES["piano"])), dtype="float32")
+    ort = get_backend("onnxruntime").load(MODEL)
+    ov = get_backend("openvino").load(MODEL)
+    offline, _ = classify_array(y, sr, ort)
+    sc = StreamingClassifier(sr, ort)
+    streamed = []
+    rng = np.random.default_rng(0)
+    i = 0
+    while i < len(y):
+        n = int(rng.integers(64, 2048))
+        streamed += sc.push(y[i : i + n])
+        i += n
+    streamed += sc.flush()
+    assert [r.family for r in streamed] == [r.family for r in offline]
+    np.testing.assert_allclose([r.probs for r in streamed], [r.probs for r in offline], atol=1e-5)
+    ov_res, _ = classify_array(y, sr, ov)
+    np.testing.assert_allclose([r.probs for r in ov_res], [r.probs for r in offline], atol=1e-4)
+
+
+@needs_model
+@pytest.mark.parametrize("name,family", [("piano", "piano"), ("drums", "drums")])
+def test_bundled_examples_are_named(name, family):
+    r = subprocess.run([sys.executable, "-m", "edge_runtime", "classify", "--example", name, "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["family"] == family and res["track_type"] == ("drums" if family == "drums" else "tonal")
+
+
+@needs_model
+def test_defined_results_on_odd_audio(tmp_path):
+    ort = get_backend("onnxruntime").load(MODEL)
+    y, sr = sf.read(str(example_path(CLASSIFY_EXAMPLES["piano"])), dtype="float32")
+    clipped = np.clip(y * 20, -1, 1)
+    res, _ = classify_array(clipped, sr, ort)
+    assert res and all(r.family in FAMILIES for r in res)
+    from scipy.signal import resample_poly
+
+    y8 = resample_poly(y, 8000, sr).astype(np.float32)
+    res, _ = classify_array(y8, 8000, ort)
+    assert res and all(r.family in FAMILIES for r in res)  # degraded but defined
+
+
+def test_cli_classify_errors(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVEjunk")
+    r = subprocess.run([sys.executable, "-m", "edge_runtime", "classify", str(bad)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "not a readable audio file" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "edge_runtime", "classify"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "give an audio FILE" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "edge_runtime", "evaluate", "classifier", str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "not a directory" in r.stderr
+
+
+@needs_model
+def test_cli_evaluate_classifier_on_user_folder(tmp_path):
+    (tmp_path / "piano").mkdir()
+    (tmp_path / "drums").mkdir()
+    (tmp_path / "kazoo").mkdir()
+    (tmp_path / "readme.txt").write_text("x")
+    y, sr = sf.read(str(example_path(CLASSIFY_EXAMPLES["piano"])), dtype="float32")
+    sf.write(tmp_path / "piano" / "a.wav", y[: sr * 2], sr)
+    sf.write(tmp_path / "piano" / "b.flac", y[sr * 2 : sr * 5], sr)
+    yd, srd = sf.read(str(example_path(CLASSIFY_EXAMPLES["drums"])), dtype="float32")
+    sf.write(tmp_path / "drums" / "c.wav", yd, srd)
+    (tmp_path / "drums" / "broken.wav").write_bytes(b"nope")
+    r = subprocess.run([sys.executable, "-m", "edge_runtime", "evaluate", "classifier", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["files"] == 3 and len(res["skipped"]) == 1
+    assert any("kazoo" in n for n in res["notes"]) and any("readme.txt" in n for n in res["notes"])
+    cm = np.array(res["confusion_matrix"]["rows_true_cols_pred"])
+    assert cm.sum() == 3 and res["per_class_files"]["piano"] == 2
+    assert 0 <= res["accuracy"] <= 1 and res["per_class_accuracy"]["bass"] is None
