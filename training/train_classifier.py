@@ -218,7 +218,7 @@ def main(argv=None) -> None:
         "data": {
             "clips_dir_layout": "<source>/<family>/*.wav, 22.05 kHz mono, rendered by training.classifier_data",
             "train_validation_source": "fluidr3: FluidR3_GM.sf2 (Debian fluid-soundfont-gm, MIT), rendered with FluidSynth",
-            "held_out_test_source": "timgm6mb: TimGM6mb.sf2 (Debian timgm6mb-soundfont, GPL-2), never used for training or selection",
+            "held_out_test_source": "timgm6mb: TimGM6mb.sf2 (Debian timgm6mb-soundfont, GPL-2), never used for training or selection; it plays the same generated MIDI content as fluidr3, so the test measures generalisation to an unseen sound set (timbre), not to unseen notes",
             "reserved_never_used": ["MuseScore General soundfonts", "freepats", "avldrums.lv2-soundfont", "sonic-pi-samples",
                                     "hydrogen-drumkits*", "hydrogen-data", "lmms-common", "chuck-data"],
             "clips": {k: len(v) for k, v in items.items()},
