@@ -1,0 +1,121 @@
+"""Machine profile and run history: defaults, refusal of foreign/stale profiles, corrupt files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from edge_runtime.errors import ParameterError
+from edge_runtime.machine_profile import (
+    MachineProfile,
+    ModuleChoice,
+    ProfileError,
+    RunStore,
+    TunedConfig,
+    resolve,
+    sha256_file,
+)
+
+FP = "abc123"
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def _profile(tmp_path, fingerprint=FP, tuned=None):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"model-bytes")
+    choice = ModuleChoice("classifier", "onnxruntime", "CPU", "fp32", str(model), sha256_file(model), 0.3, "fastest")
+    return MachineProfile(fingerprint, "2026-11-24T00:00:00", {"classifier": choice}, tuned or TunedConfig(block_size=128)), model
+
+
+def test_no_profile_gives_defaults_and_says_so(home):
+    a = resolve(fingerprint=FP)
+    assert a.source == "defaults" and a.tuned == TunedConfig()
+    assert "muse calibrate" in a.notes[0]
+    assert a.backend_for("classifier") == (None, None)
+
+
+def test_valid_profile_is_used_automatically(home, tmp_path):
+    prof, model = _profile(tmp_path)
+    prof.save(home / "data" / "profile.json")
+    a = resolve(fingerprint=FP)
+    assert a.tuned.block_size == 128
+    cands, path = a.backend_for("classifier")
+    assert str(cands[0]) == "onnxruntime/CPU/fp32" and path == model
+
+
+def test_round_trip(tmp_path):
+    prof, _ = _profile(tmp_path)
+    assert MachineProfile.from_dict(json.loads(json.dumps(prof.to_dict()))) == prof
+
+
+def test_foreign_profile_refused_explicitly_and_skipped_automatically(home, tmp_path):
+    prof, _ = _profile(tmp_path, fingerprint="other-machine")
+    p = prof.save(home / "data" / "profile.json")
+    with pytest.raises(ProfileError, match="another machine.*muse calibrate"):
+        resolve(p, fingerprint=FP)
+    a = resolve(fingerprint=FP)
+    assert a.source == "defaults" and "another machine" in a.notes[0]
+
+
+def test_stale_model_refused(home, tmp_path):
+    prof, model = _profile(tmp_path)
+    p = prof.save(tmp_path / "p.json")
+    model.write_bytes(b"retrained")
+    with pytest.raises(ProfileError, match="changed since calibration"):
+        resolve(p, fingerprint=FP)
+    model.unlink()
+    with pytest.raises(ProfileError, match="missing"):
+        resolve(p, fingerprint=FP)
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"version": 1}', b'{"version": 99}'])
+def test_corrupt_profile_falls_back_to_defaults(home, content):
+    p = home / "data" / "profile.json"
+    p.parent.mkdir(parents=True)
+    p.write_bytes(content)
+    a = resolve(fingerprint=FP)
+    assert a.source == "defaults" and a.notes and "muse calibrate" in a.notes[0]
+    with pytest.raises(ProfileError):
+        resolve(p, fingerprint=FP)
+
+
+def test_tuned_config_validates_and_replaces():
+    with pytest.raises(ParameterError, match="block_size=2048"):
+        TunedConfig(block_size=2048)
+    with pytest.raises(ParameterError, match="analyzer_fft_size=1000"):
+        TunedConfig(analyzer_fft_size=1000)
+    t = TunedConfig().replace(block_size=512, classifier_hop_ms=None)
+    assert t.block_size == 512 and t.classifier_hop_ms == 20.0
+    assert t.block_ms == pytest.approx(512 / 48)
+
+
+def test_run_store_keeps_history(tmp_path):
+    with RunStore(tmp_path / "h.sqlite") as s:
+        a = s.add("bench", {"x": 1}, summary="first", fingerprint=FP)
+        b = s.add("calibrate", {"y": 2}, summary="second")
+        assert [r["id"] for r in s.list()] == [b, a]
+        assert [r["id"] for r in s.list("bench")] == [a]
+        assert s.get(a)["payload"] == {"x": 1}
+        with pytest.raises(ParameterError, match="run 999"):
+            s.get(999)
+    with RunStore(tmp_path / "h.sqlite") as s:
+        assert len(s.list()) == 2
+
+
+def test_corrupt_history_is_moved_aside_not_lost(tmp_path):
+    db = tmp_path / "h.sqlite"
+    db.write_bytes(b"this is not a database" * 100)
+    with RunStore(db) as s:
+        assert "moved to" in s.notes[0]
+        s.add("bench", {})
+        assert len(s.list()) == 1
+    kept = list(tmp_path.glob("h.sqlite.corrupt-*"))
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b"this is not")
+    sqlite3.connect(db).execute("SELECT * FROM runs").fetchall()
