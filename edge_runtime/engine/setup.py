@@ -1,0 +1,76 @@
+"""Building an engine with its workers from the machine profile: shared by ``muse live`` and ``muse demo``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from edge_runtime.engine.config import EngineConfig
+from edge_runtime.engine.core import AnalyzerWorker, ClassifierWorker, Engine, GeneratorWorker, RenderWorker
+from edge_runtime.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    """An engine, its workers, and what was chosen on the way (backends, notes)."""
+
+    engine: Engine
+    generator: GeneratorWorker
+    renderer: RenderWorker
+    analyzer: AnalyzerWorker
+    classifier: ClassifierWorker | None
+    backends: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def workers(self) -> list:
+        return [w for w in (self.generator, self.renderer, self.classifier, self.analyzer) if w is not None]
+
+
+def build_pipeline(cfg: EngineConfig, active, *, realtime: bool, prompt=None, backing=None,
+                   keep_classifier_results: bool = False, capture_input: bool = False,
+                   full_analysis: bool = False) -> Pipeline:
+    """Load the models on the profile's backends and wire the workers.
+
+    A classifier model that cannot be loaded (not built yet, corrupt, no
+    backend) is not fatal: the engine runs without it, says so in
+    ``notes``, and the generator's mode then comes from the prompt or the flag.
+    """
+    from edge_runtime.analyzer.targets import load_target
+    from edge_runtime.classifier.stream import load_classifier_model
+    from edge_runtime.engine.synth import make_renderer
+    from edge_runtime.generator.engine import Generator
+
+    notes = list(getattr(active, "notes", ()))
+    target = load_target(cfg.genre)
+    engine = Engine(cfg, realtime=realtime)
+    cand, path = active.backend_for("generator")
+    gen = Generator(path, candidates=cand)
+    backends = {"generator": str(gen.loaded.candidate)}
+    notes += [f"generator backend fallback: {f}" for f in gen.loaded.fallbacks]
+    cw = None
+    cand, path = active.backend_for("classifier")
+    try:
+        loaded = load_classifier_model(path, cand)
+        cw = ClassifierWorker(engine, loaded.model, keep_results=keep_classifier_results, capture=capture_input)
+        backends["classifier"] = str(loaded.candidate)
+        notes += [f"classifier backend fallback: {f}" for f in loaded.fallbacks]
+    except BackendError as e:
+        notes.append(f"classifier off: {e}")
+        backends["classifier"] = "off"
+    renderer = make_renderer(cfg.renderer, cfg.sample_rate)
+    backends["renderer"] = renderer.name
+    from edge_runtime.analyzer import fft
+
+    backends["analyzer"] = fft.backend_name()
+    rw = RenderWorker(engine, renderer, backing=backing)
+    gw = GeneratorWorker(engine, gen, prompt=prompt, render_pos=lambda: rw.pos)
+    rw.attach(gw.render_queue)
+    rw._gen_horizon_frame = lambda: engine.clock.frame_at(gw.anchor_beat + gw.horizon) if gw.timeline else -1
+    aw = AnalyzerWorker(engine, target=target, full=full_analysis)
+    engine.feed_classifier = cw is not None
+    p = Pipeline(engine, gw, rw, aw, cw, backends, notes)
+    engine.workers = p.workers
+    return p
