@@ -37,6 +37,10 @@ cli_analyze.register(app)
 cli_generate.register(app, evaluate_app)
 cli_classify.register(app, evaluate_app)
 
+from edge_runtime import cli_calibrate  # noqa: E402
+
+cli_calibrate.register(app)
+
 console = Console()
 err_console = Console(stderr=True)
 

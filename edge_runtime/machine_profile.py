@@ -124,6 +124,9 @@ class ModuleChoice:
 
     ``model`` is a path relative to the shipped ``models/`` directory, or an
     absolute path (INT8 variants written into the data directory).
+    ``source_model``/``source_sha256`` name the shipped FP32 file a variant was
+    made from, so a variant derived from a model that has since changed is
+    refused as stale too.
     """
 
     module: str
@@ -134,6 +137,8 @@ class ModuleChoice:
     model_sha256: str
     p99_ms: float | None = None
     why: str = ""
+    source_model: str = ""
+    source_sha256: str = ""
 
     @property
     def candidate(self) -> Candidate:
@@ -143,6 +148,14 @@ class ModuleChoice:
         from edge_runtime.paths import models_dir
 
         p = Path(self.model)
+        return p if p.is_absolute() else models_dir() / p
+
+    def source_path(self) -> Path | None:
+        from edge_runtime.paths import models_dir
+
+        if not self.source_model:
+            return None
+        p = Path(self.source_model)
         return p if p.is_absolute() else models_dir() / p
 
 
@@ -222,6 +235,20 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def model_file_sha256(path: Path) -> str:
+    """SHA-256 of a model file; for an OpenVINO IR ``.xml`` it covers the ``.bin`` weights too."""
+    path = Path(path)
+    if path.suffix.lower() != ".xml":
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for p in (path, path.with_suffix(".bin")):
+        if p.is_file():
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
 def read_profile(path: Path) -> MachineProfile:
     """Parse a profile file; :class:`ProfileError` (one line) if missing, unreadable or malformed."""
     path = Path(path)
@@ -245,8 +272,14 @@ def check_profile(profile: MachineProfile, fingerprint: str, source: str = "prof
         p = c.model_path()
         if not p.is_file():
             raise ProfileError(f"{source}: {m} model {p} is missing; run `muse calibrate` again")
-        if sha256_file(p) != c.model_sha256:
+        if model_file_sha256(p) != c.model_sha256:
             raise ProfileError(f"{source}: {m} model {p} changed since calibration; run `muse calibrate` again")
+        src = c.source_path()
+        if src is not None and c.source_sha256 and src != p:
+            if not src.is_file() or sha256_file(src) != c.source_sha256:
+                raise ProfileError(
+                    f"{source}: {m} variant {p.name} was made from {src.name}, which changed since calibration; run `muse calibrate` again"
+                )
 
 
 @dataclass(frozen=True)
