@@ -25,7 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-bench_app = typer.Typer(help="Benchmarks (speed lives here, not in tests).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (speed lives here, not in tests).", no_args_is_help=False)
 app.add_typer(bench_app, name="bench")
 
 evaluate_app = typer.Typer(help="Evaluate shipped models on your own data.", no_args_is_help=True)
@@ -40,6 +40,10 @@ cli_classify.register(app, evaluate_app)
 from edge_runtime import cli_calibrate  # noqa: E402
 
 cli_calibrate.register(app)
+
+from edge_runtime import cli_hw  # noqa: E402
+
+cli_hw.register(app, bench_app)
 
 console = Console()
 err_console = Console(stderr=True)

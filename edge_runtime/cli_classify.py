@@ -30,7 +30,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         example: str | None = typer.Option(None, "--example", help="Classify a bundled example instead of FILE: piano or drums."),
         timeline: bool = typer.Option(False, "--timeline", help="Print the per-window timeline."),
         hop_ms: float = typer.Option(20.0, help="Classification hop, 20–50 ms."),
-        backend: str | None = typer.Option(None, help="runtime[/device[/precision]] to force."),
+        backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Which instrument family is playing (and drums vs tonal), with a timeline."""
@@ -81,7 +81,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
     @evaluate_app.command("classifier")
     def evaluate_classifier(
         directory: Path = typer.Argument(..., help="One sub-folder per family: " + " ".join(FAMILIES)),
-        backend: str | None = typer.Option(None, help="runtime[/device[/precision]] to force."),
+        backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Accuracy, balanced accuracy, per-class accuracy, drums-vs-tonal and the confusion matrix on your folder."""

@@ -31,7 +31,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         temperature: float = typer.Option(1.0, help="Sampling temperature."),
         top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
         seed: int | None = typer.Option(None, help="Seed for reproducible output."),
-        backend: str | None = typer.Option(None, help="runtime[/device[/precision]] to force, e.g. openvino/CPU/fp32."),
+        backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force, e.g. openvino/CPU/fp32."),
         family: str = typer.Option("piano", help="Instrument family for tonal mode from nothing."),
         tempo: float = typer.Option(120.0, help="Tempo (BPM) when starting from nothing."),
         chunk: str = typer.Option("bar", help="Generate a 'beat' or a 'bar' at a time."),
@@ -67,7 +67,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
     def evaluate_generator(
         directory: Path = typer.Argument(..., help="A directory of .mid/.midi files."),
         max_files: int = typer.Option(200, help="Score at most this many files."),
-        backend: str | None = typer.Option(None, help="runtime[/device[/precision]] to force."),
+        backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """NLL per token and perplexity of the shipped generator and of its n-gram baseline."""

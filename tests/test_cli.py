@@ -79,3 +79,25 @@ def test_bench_commands_report_rows_for_both_runtimes():
     for x in rows:
         if "error" not in x:
             assert 0 < x["p50_us"] <= x["p95_us"] <= x["p99_us"] <= x["max_us"]
+
+
+def test_every_command_help_renders():
+    """Each command's --help renders (rich markup in a help string once broke `muse generate --help`)."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    from edge_runtime.cli import app
+
+    root = typer.main.get_command(app)
+
+    def walk(cmd, path):
+        yield path
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, path + [name])
+
+    runner = CliRunner()
+    paths = list(walk(root, []))
+    assert len(paths) > 15
+    for p in paths:
+        r = runner.invoke(app, [*p, "--help"])
+        assert r.exit_code == 0, (p, r.output, r.exception)

@@ -1,0 +1,171 @@
+"""``muse bench`` (the suite, history, compare), ``muse certify`` and ``muse bundle``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def _out():
+    from edge_runtime import cli
+
+    return cli.console, cli.print_rows
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+
+    @bench_app.callback(invoke_without_command=True)
+    def bench(
+        ctx: typer.Context,
+        quick: bool = typer.Option(False, "--quick", help="Few calls, one block size, 5 s real-time run (CI)."),
+        out: Path = typer.Option(Path("out/bench"), "--out", help="Folder for bench.json and bench.html."),
+        realtime_s: float = typer.Option(None, "--realtime-s", min=1.0, help="Seconds of paced real-time simulation (default 60, quick 5)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
+    ) -> None:
+        """The benchmark matrix (module × backend × device × precision × size), same-run baselines and the real-time simulation.
+
+        Writes OUT/bench.json and OUT/bench.html and stores the run in the history (`muse bench history`).
+        Sub-commands run single benchmarks."""
+        console, print_rows = _out()
+        if ctx.invoked_subcommand is not None:
+            return
+        from rich.progress import Progress
+
+        from edge_runtime.machine_profile import RunStore
+        from hwbench.html import write_bench_html
+        from hwbench.suite import run_suite
+
+        with Progress(console=console, transient=True) as prog:
+            task = prog.add_task("benchmark", total=None)
+            res = run_suite(quick=quick, realtime_s=realtime_s, progress=lambda m: prog.update(task, description=m))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        write_bench_html(res, out / "bench.html")
+        with RunStore() as store:
+            run_id = store.add("bench", res, summary="; ".join(res["summary"][:2]), fingerprint=res["machine"]["fingerprint"])
+            notes = store.notes
+        res["run_id"] = run_id
+        if as_json:
+            typer.echo(json.dumps(res, indent=2, default=str))
+            return
+
+        def cells(r):
+            if "error" in r:
+                return (r["module"], f"{r['backend']}/{r['device']}/{r['precision']}", r["size"], *["-"] * 7, r["error"][:50])
+            f = lambda k, fmt="{:.1f}": fmt.format(r[k]) if r.get(k) is not None else "-"  # noqa: E731
+            return (r["module"], f"{r['backend']}/{r['device']}/{r['precision']}", r["size"], f("median_us"), f("p99_us"), f("max_us"),
+                    f("cpu_percent_one_core", "{:.2f}"), f("vs_floor", "{:.1f}×"), f("vs_fp32", "{:.2f}×"), f("vs_torch", "{:.1f}×"), "")
+
+        print_rows(res["matrix"], as_json=False, title=f"muse bench (run {run_id})",
+                   columns=("module", "backend", "size", "median µs", "p99 µs", "max µs", "CPU % 1 core", "× floor", "× FP32", "× torch", ""),
+                   cells=cells)
+        for s in res["summary"]:
+            console.print(f"• {s}", highlight=False)
+        for n in list(res["profile_notes"]) + notes:
+            console.print(f"note: {n}", highlight=False)
+        console.print(f"wrote {out / 'bench.json'} and {out / 'bench.html'}", highlight=False)
+
+    @bench_app.command("history")
+    def bench_history(
+        limit: int = typer.Option(20, min=1, help="How many runs, newest first."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Benchmark, calibration and certification runs stored on this machine, newest first."""
+        console, print_rows = _out()
+        from edge_runtime.machine_profile import RunStore
+
+        with RunStore() as store:
+            rows = store.list(limit=limit)
+        if not rows and not as_json:
+            console.print("no runs yet: `muse bench --quick` stores the first")
+            return
+        print_rows(rows, as_json=as_json, title="Run history", columns=("id", "kind", "date", "summary"),
+                   cells=lambda r: (str(r["id"]), r["kind"], r["created"], (r["summary"] or "")[:100]))
+
+    @bench_app.command("compare")
+    def bench_compare(
+        run_a: int = typer.Argument(..., help="Earlier run id (see `muse bench history`)."),
+        run_b: int = typer.Argument(..., help="Later run id."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Cell-by-cell change between two benchmark runs (ratios b/a: < 1 is faster)."""
+        console, print_rows = _out()
+        from edge_runtime.errors import ParameterError
+        from edge_runtime.machine_profile import RunStore
+        from hwbench.suite import compare
+
+        with RunStore() as store:
+            a, b = store.get(run_a), store.get(run_b)
+        for r in (a, b):
+            if r["kind"] != "bench":
+                raise ParameterError(f"run {r['id']} is a {r['kind']} run, not a benchmark; pick two ids of kind bench from `muse bench history`")
+        rows = compare(a["payload"], b["payload"])
+        if not rows:
+            raise ParameterError(f"runs {run_a} and {run_b} share no cells to compare (different machines or module sets?)")
+        print_rows(rows, as_json=as_json, title=f"bench {run_a} → {run_b} (ratio b/a; < 1 is faster)",
+                   columns=("cell", "median a µs", "median b µs", "× median", "p99 a µs", "p99 b µs", "× p99"),
+                   cells=lambda r: (r["cell"], f"{r['a_median_us']:.1f}", f"{r['b_median_us']:.1f}", f"{r['median_ratio']:.2f}",
+                                    f"{r['a_p99_us']:.1f}", f"{r['b_p99_us']:.1f}", f"{r['p99_ratio']:.2f}"))
+
+    @app.command()
+    def certify(
+        spec: Path = typer.Option(None, "--spec", help="Spec TOML (default: the shipped profiles/minimum-spec.toml)."),
+        minutes: float = typer.Option(None, "--minutes", min=0.05, help="Paced run length (default: the spec's crash-free minutes)."),
+        profile: Path = typer.Option(None, "--profile", help="Machine profile to certify (default: this machine's)."),
+        out: Path = typer.Option(Path("out/certify"), "--out", help="Folder for certificate.json and certificate.html."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Certify this machine against the minimum spec: PASS / WARN / FAIL per criterion; exit 0 only without FAIL."""
+        console, print_rows = _out()
+        from rich.table import Table
+
+        from edge_runtime.machine_profile import RunStore
+        from hwbench.certify import certify as run_certify
+        from hwbench.certify import write_certificate
+        from hwbench.spec import load_spec
+
+        sp = load_spec(spec)
+        with console.status("certifying") as st:
+            cert = run_certify(sp, minutes=minutes, profile=str(profile) if profile else None, progress=lambda m: st.update(m))
+        j, h = write_certificate(cert, out)
+        with RunStore() as store:
+            fails = [c["name"] for c in cert["checks"] if c["status"] == "FAIL"]
+            store.add("certify", cert, summary=f"{cert['result']} against {sp.name}" + (f": {', '.join(fails)}" if fails else ""),
+                      fingerprint=cert["machine"]["fingerprint"])
+        if as_json:
+            typer.echo(json.dumps(cert, indent=2, default=str))
+        else:
+            t = Table(title=f"muse certify — {sp.name} {sp.version}")
+            for col in ("criterion", "result", "measured", "threshold", "fix"):
+                t.add_column(col)
+            style = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
+            for c in cert["checks"]:
+                t.add_row(c["name"], f"[{style[c['status']]}]{c['status']}[/]", c["value"], c["threshold"], c["fix"])
+            console.print(t)
+            for n in cert["profile_notes"]:
+                console.print(f"note: {n}", highlight=False)
+            console.print(f"result: [{style[cert['result']]}]{cert['result']}[/] — wrote {j} and {h}", highlight=False)
+        if cert["result"] == "FAIL":
+            raise typer.Exit(1)
+
+    @app.command()
+    def bundle(
+        out: Path = typer.Option(..., "-o", "--out", help="The bundle to write, e.g. rig.tar.gz."),
+        profile: Path = typer.Option(None, "--profile", help="Machine profile to ship (default: this machine's, if calibrated)."),
+        target_python: str = typer.Option(None, "--target-python", help="Rig's Python, e.g. 3.11 (default: this one)."),
+        wheels: str = typer.Option("env", "--wheels", help="env: repack this environment's packages (offline); index: pip download."),
+    ) -> None:
+        """A deployable bundle: calibrated models, profile, FFTW wisdom, a wheelhouse for `pip --no-index`, install.sh and a systemd unit."""
+        console, print_rows = _out()
+        from hwbench.bundle import make_bundle
+
+        with console.status("bundling") as st:
+            man = make_bundle(out, profile=profile, target_python=target_python, wheels=wheels,
+                              progress=lambda name: st.update(f"wheel: {name}"))
+        console.print(f"wrote {man['out']} ({man['bytes'] / 2**20:.0f} MB): {len(man['wheels'])} wheels for Python {man['python']} on {man['arch']}, "
+                      f"profile {'included' if man['profile'] else 'none'}", highlight=False)
+        for n in man["notes"]:
+            console.print(f"note: {n}", highlight=False)
+        console.print(f"on the rig: tar xzf {Path(man['out']).name} && sh muse-rig/install.sh", highlight=False)

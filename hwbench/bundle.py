@@ -1,0 +1,234 @@
+"""``muse bundle``: everything a rig needs to run offline, in one tar.gz.
+
+Layout inside the archive (one top folder, ``muse-rig/``)::
+
+    install.sh            venv + pip --no-index from wheelhouse/, apply data/, muse certify
+    muse-serve.service    systemd unit for the headless mode (muse serve)
+    manifest.json         what is inside: versions, Python, platform, SHA-256 of every file
+    wheelhouse/*.whl      this project and every runtime dependency (see hwbench.wheelhouse)
+    data/profile.json     the machine profile (if calibrated), model paths made relative
+    data/models/*         calibrated model variants (INT8 …) the profile names
+    data/fftw_wisdom*     FFTW wisdom
+    README.txt
+
+``python -m hwbench.bundle apply DIR`` (run by install.sh with the rig's new
+interpreter) copies ``data/`` into the rig's data directory and rewrites the
+profile's model paths there.  A rig whose hardware fingerprint differs from
+the calibrated machine keeps the profile but the runtime refuses it (and says
+so); install.sh then tells the user to run ``muse calibrate`` on the rig.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from edge_runtime.errors import InputError, ParameterError
+
+TOP = "muse-rig"
+
+INSTALL_SH = r"""#!/bin/sh
+# Install Nomad Muse Edge on this rig from the bundle, offline, then certify it.
+#   sh install.sh                 venv in ./venv next to this script
+#   MUSE_PREFIX=/opt/muse sh install.sh
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+PREFIX=${MUSE_PREFIX:-$HERE/venv}
+PY=${PYTHON:-python3}
+want="@PYVER@"
+have=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo none)
+if [ "$have" != "$want" ]; then
+  echo "error: this bundle was made for Python $want but $PY is $have; install Python $want (or set PYTHON=...) and run again" >&2
+  exit 2
+fi
+arch=$(uname -m)
+if [ "$arch" != "@ARCH@" ]; then
+  echo "error: this bundle is for @ARCH@ but this machine is $arch; make a bundle on a machine of this architecture" >&2
+  exit 2
+fi
+"$PY" -m venv "$PREFIX"
+"$PREFIX/bin/python" -m pip install -q --no-index --find-links "$HERE/wheelhouse" nomad-muse-edge
+"$PREFIX/bin/python" -m hwbench.bundle apply "$HERE"
+if ! ldconfig -p 2>/dev/null | grep -q libportaudio; then
+  echo "note: libportaudio2 is not installed: muse live/serve need it (apt install libportaudio2 jackd2); files-in/files-out work without it"
+fi
+echo "installed: $PREFIX/bin/muse"
+if [ "${MUSE_SKIP_CERTIFY:-0}" = "1" ]; then exit 0; fi
+exec "$PREFIX/bin/muse" certify ${MUSE_CERTIFY_ARGS:-}
+"""
+
+SERVICE = """[Unit]
+Description=Nomad Muse Edge headless engine (muse serve)
+After=sound.target jack.service
+Wants=jack.service
+
+[Service]
+Type=simple
+ExecStart=@PREFIX@/bin/muse serve --log-file %h/.local/state/muse/serve.log --status-file %h/.local/state/muse/status.json
+Restart=on-failure
+RestartSec=3
+LimitRTPRIO=95
+LimitMEMLOCK=infinity
+
+[Install]
+WantedBy=default.target
+"""
+
+README = """Nomad Muse Edge rig bundle
+==========================
+Made {created} on {machine} (Python {python}, {arch}).
+
+1. Copy this folder to the rig (same CPU architecture and Python {python}).
+2. sh install.sh            installs offline into ./venv and runs `muse certify`
+3. ./venv/bin/muse demo     files in, files out, no sound card needed
+4. Headless: edit muse-serve.service (ExecStart path), then
+   cp muse-serve.service ~/.config/systemd/user/ && systemctl --user enable --now muse-serve
+Profile: {profile}
+"""
+
+
+def _sha256(p: Path) -> str:
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | None = None, wheels: str = "env",
+                progress=None) -> dict:
+    """Write the rig bundle to ``out`` (``.tar.gz``); returns the manifest."""
+    from edge_runtime import __version__, paths
+    from edge_runtime.machine_profile import default_profile_path, read_profile
+    from hwbench import wheelhouse
+
+    out = Path(out)
+    if not out.name.endswith((".tar.gz", ".tgz")):
+        raise ParameterError(f"-o {out}: the bundle is a .tar.gz; name it e.g. rig.tar.gz")
+    if not out.parent.exists():
+        raise ParameterError(f"-o {out}: folder {out.parent} does not exist")
+    pyver = "%d.%d" % sys.version_info[:2]
+    target_python = target_python or pyver
+    if wheels not in ("env", "index"):
+        raise ParameterError(f"--wheels {wheels!r} must be 'env' (repack this environment, offline) or 'index' (pip download)")
+    if wheels == "env" and target_python != pyver:
+        raise ParameterError(f"--target-python {target_python}: repacking this environment gives Python {pyver} wheels; "
+                             f"use --wheels index to download wheels for {target_python}")
+    prof_src = Path(profile) if profile else default_profile_path()
+    prof = read_profile(prof_src) if (profile or prof_src.exists()) else None
+    notes = []
+    with tempfile.TemporaryDirectory(prefix="muse-bundle-") as tmp:
+        root = Path(tmp) / TOP
+        (root / "data" / "models").mkdir(parents=True)
+        wh = root / "wheelhouse"
+        if wheels == "env":
+            wheelhouse.wheelhouse_from_env(wh, progress=progress)
+        else:
+            wheelhouse.wheelhouse_from_index(wh, target_python)
+        if prof is not None:
+            d = prof.to_dict()
+            for m, c in d["modules"].items():
+                src = Path(c["model"])
+                if src.is_absolute():  # a variant in the data dir: ship it, name it relative
+                    if not src.is_file():
+                        raise InputError(f"profile {prof_src}: {m} model {src} is missing; run `muse calibrate` again")
+                    shutil.copy2(src, root / "data" / "models" / src.name)
+                    if src.suffix == ".xml" and src.with_suffix(".bin").is_file():
+                        shutil.copy2(src.with_suffix(".bin"), root / "data" / "models" / src.with_suffix(".bin").name)
+                    c["model"] = f"@DATA@/models/{src.name}"
+            w = d.get("fftw_wisdom")
+            if w and Path(w).is_file():
+                shutil.copy2(w, root / "data" / Path(w).name)
+                d["fftw_wisdom"] = f"@DATA@/{Path(w).name}"
+            (root / "data" / "profile.json").write_text(json.dumps(d, indent=2) + "\n")
+        else:
+            notes.append("no machine profile here: the rig starts on defaults (run `muse calibrate` on it)")
+        for wis in paths.data_dir().glob("fftw_wisdom*"):
+            if not (root / "data" / wis.name).exists():
+                shutil.copy2(wis, root / "data" / wis.name)
+        (root / "install.sh").write_text(INSTALL_SH.replace("@PYVER@", target_python).replace("@ARCH@", platform.machine()))
+        (root / "install.sh").chmod(0o755)
+        (root / "muse-serve.service").write_text(SERVICE)
+        created = time.strftime("%Y-%m-%d %H:%M")
+        (root / "README.txt").write_text(README.format(created=created, machine=platform.node(), python=target_python,
+                                                         arch=platform.machine(), profile=str(prof_src) if prof else "none"))
+        files = {str(p.relative_to(root)): _sha256(p) for p in sorted(root.rglob("*")) if p.is_file()}
+        manifest = {
+            "version": __version__,
+            "created": created,
+            "python": target_python,
+            "arch": platform.machine(),
+            "platform": sys.platform,
+            "fingerprint": prof.fingerprint if prof else None,
+            "profile": bool(prof),
+            "wheels": sorted(p.name for p in wh.glob("*.whl")),
+            "files": files,
+            "notes": notes,
+        }
+        (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        tmp_out = out.with_name(out.name + ".part")
+        with tarfile.open(tmp_out, "w:gz", compresslevel=1) as tf:
+            tf.add(root, arcname=TOP)
+        tmp_out.replace(out)
+    manifest["out"] = str(out)
+    manifest["bytes"] = out.stat().st_size
+    return manifest
+
+
+def apply_bundle(bundle_dir: Path) -> list[str]:
+    """Copy a bundle's ``data/`` into this machine's data directory; rewrite the profile's paths there."""
+    from edge_runtime import paths
+    from edge_runtime.machine_profile import MachineProfile, default_profile_path
+
+    src = Path(bundle_dir) / "data"
+    if not src.is_dir():
+        raise InputError(f"{bundle_dir} has no data/ folder: not an unpacked muse bundle")
+    dest = paths.data_dir()
+    (dest / "models").mkdir(parents=True, exist_ok=True)
+    msgs = []
+    for f in (src / "models").glob("*"):
+        shutil.copy2(f, dest / "models" / f.name)
+    for f in src.glob("fftw_wisdom*"):
+        shutil.copy2(f, dest / f.name)
+    prof_file = src / "profile.json"
+    if prof_file.is_file():
+        text = prof_file.read_text().replace("@DATA@", str(dest))
+        prof = MachineProfile.from_dict(json.loads(text), source=str(prof_file))
+        prof.save(default_profile_path())
+        msgs.append(f"profile installed: {default_profile_path()}")
+        from edge_runtime.probe import probe
+
+        fp = probe().fingerprint
+        if fp != prof.fingerprint:
+            msgs.append(f"this rig's hardware fingerprint {fp} differs from the calibrated machine's {prof.fingerprint}: "
+                        "the runtime will use defaults until you run `muse calibrate` here")
+    else:
+        msgs.append("no profile in the bundle: defaults in use until `muse calibrate`")
+    return msgs
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2 or argv[0] != "apply":
+        print("usage: python -m hwbench.bundle apply BUNDLE_DIR", file=sys.stderr)
+        return 2
+    from edge_runtime.errors import MuseError
+
+    try:
+        for m in apply_bundle(Path(argv[1])):
+            print(m)
+    except MuseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

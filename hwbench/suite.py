@@ -1,0 +1,324 @@
+"""``muse bench``: the benchmark matrix, its same-run baselines, and the real-time simulation.
+
+Result (JSON schema ``nomad-muse-edge/bench/1``, documented in docs/hwbench.md)::
+
+    {"schema", "date", "quick", "machine": {...probe...}, "software": {...},
+     "profile": source of the tuned sizes,
+     "floor":    [{runtime, method, median_us, p99_us, ratio_to_fastest}],
+     "matrix":   [{module, backend, device, precision, size, unit, median_us, p95_us, p99_us, max_us,
+                   calls_per_s, cpu_percent_one_core, peak_rss_mb, budget_us, vs_floor, vs_fp32, vs_torch, error?}],
+     "baselines": {"torch": [...] or {"skipped": why}, "fft": [...measure_fft rows...]},
+     "realtime": SimResult dict (hwbench.rtsim),
+     "summary":  [one line per finding]}
+
+Cell timing: warm-up calls, then timed calls, median/p95/p99/max in µs.
+``cpu_percent_one_core`` is the duty cycle the cell would cost at its
+real-time rate (mean call time × calls needed per second ÷ 1 s): classifier
+frames at the tuned hop, generator steps at 120 BPM with the prompt's token
+density, analyzer updates at the tuned period.  ``peak_rss_mb`` is the
+process's peak resident size after the cell (getrusage).  Ratios compare
+cells measured in the same run: ``vs_floor`` = median ÷ the runtime's no-op
+call floor, ``vs_fp32`` = the FP32 cell's median ÷ this cell's (speed-up),
+``vs_torch`` = PyTorch eager median ÷ this cell's.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+from backends.base import Candidate
+from edge_runtime.errors import MuseError
+
+SCHEMA = "nomad-muse-edge/bench/1"
+TOKENS_PER_BEAT = 4.0  # measured density of the bundled tonal prompt is stored in the row; this is the fallback
+
+
+def _stats(t_ns: np.ndarray) -> dict:
+    t = t_ns / 1000.0
+    return {"median_us": float(np.median(t)), "p95_us": float(np.percentile(t, 95)), "p99_us": float(np.percentile(t, 99)),
+            "max_us": float(t.max()), "calls_per_s": float(1e6 / t.mean())}
+
+
+def time_calls(fn, calls: int, warmup: int) -> dict:
+    """Warm up, then time ``calls`` calls of ``fn()`` one by one (ns clock)."""
+    for _ in range(warmup):
+        fn()
+    t = np.empty(calls)
+    for i in range(calls):
+        t0 = time.perf_counter_ns()
+        fn()
+        t[i] = time.perf_counter_ns() - t0
+    return _stats(t)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def int8_variants(module: str) -> list[tuple[Candidate, Path]]:
+    """INT8 variants `muse calibrate` wrote for ``module`` (files with 'int8' in their name in the data dir)."""
+    from edge_runtime.paths import data_dir
+
+    out = []
+    d = data_dir() / "models"
+    if not d.is_dir():
+        return out
+    for p in sorted(d.glob(f"{module}*int8*")):
+        if p.suffix == ".xml":
+            out.append((Candidate("openvino", "CPU", "int8"), p))
+        elif p.suffix == ".onnx":
+            out.append((Candidate("onnxruntime", "CPU", "int8"), p))
+            out.append((Candidate("openvino", "CPU", "int8"), p))
+    return out
+
+
+def _candidates(module: str, default_path: Path) -> list[tuple[Candidate, Path]]:
+    from edge_runtime.policy import plan_backends
+    from edge_runtime.probe import probe
+
+    plan = plan_backends(module, probe())
+    seen, out = set(), []
+    for c in plan.candidates:
+        if c.precision == "int8" or str(c) in seen:
+            continue
+        seen.add(str(c))
+        out.append((c, default_path))
+    return out + int8_variants(module)
+
+
+def _prompt_density() -> float:
+    """Tokens per beat in the bundled tonal prompt (what the generator must produce in real time)."""
+    from edge_runtime.generator import vocab as V
+    from edge_runtime.generator.midi_io import read_midi
+    from edge_runtime.generator.session import bundled_prompt
+    from edge_runtime.generator.tokenizer import HEADER_LEN, require_stream
+
+    toks = require_stream(read_midi(bundled_prompt("tonal")), "tonal").tokens[HEADER_LEN:]
+    bars = max(1, sum(1 for t in toks if t == V.BAR))
+    return len(toks) / (bars * 4)
+
+
+def bench_generator_cells(calls: int, warmup: int) -> list[dict]:
+    from backends.registry import get_backend
+    from edge_runtime.generator.engine import STATE, default_model_path
+
+    density = _prompt_density()
+    steps_per_s = density * 120 / 60
+    rows = []
+    toks = np.random.default_rng(0).integers(5, 250, size=calls + warmup)
+    for cand, path in _candidates("generator", default_model_path()):
+        row = {"module": "generator", "backend": cand.runtime, "device": cand.device, "precision": cand.precision,
+               "size": "1 step", "unit": "decoding step (state carried)", "model": path.name, "budget_us": 20000.0}
+        try:
+            m = get_backend(cand.runtime).load(path, device=cand.device, precision=cand.precision, state=STATE)
+        except MuseError as e:
+            rows.append({**row, "error": str(e)})
+            continue
+        x = np.zeros((1, 1), np.int64)
+        it = iter(np.tile(toks, 2))
+
+        def step():
+            x[0, 0] = next(it)
+            m.run({"token": x})
+
+        s = time_calls(step, calls, warmup)
+        rows.append({**row, **s, "cpu_percent_one_core": 100.0 * steps_per_s / s["calls_per_s"], "peak_rss_mb": peak_rss_mb(),
+                     "rate": f"{steps_per_s:.1f} steps/s ({density:.1f} tokens/beat at 120 BPM)"})
+    return rows
+
+
+def bench_classifier_cells(calls: int, warmup: int, block_sizes: tuple[int, ...], hop_ms: float) -> list[dict]:
+    from backends.registry import get_backend
+    from edge_runtime.classifier.stream import ClassifierConfig, StreamingClassifier, default_model_path
+
+    rows = []
+    x = np.random.default_rng(0).standard_normal((1, 1, 128, 8)).astype(np.float32)
+    sr = 48000
+    audio = (np.random.default_rng(1).standard_normal(sr * 4) * 0.1).astype(np.float32)
+    frames_per_s = 1000.0 / hop_ms
+    for cand, path in _candidates("classifier", default_model_path()):
+        base = {"module": "classifier", "backend": cand.runtime, "device": cand.device, "precision": cand.precision,
+                "model": path.name, "budget_us": 10000.0}
+        try:
+            m = get_backend(cand.runtime).load(path, device=cand.device, precision=cand.precision)
+        except MuseError as e:
+            rows.append({**base, "size": "[1,1,128,8]", "unit": "model call", "error": str(e)})
+            continue
+        s = time_calls(lambda: m.run({"mel": x}), calls, warmup)
+        rows.append({**base, **s, "size": "[1,1,128,8]", "unit": "model call",
+                     "cpu_percent_one_core": 100.0 * frames_per_s / s["calls_per_s"], "peak_rss_mb": peak_rss_mb(),
+                     "rate": f"{frames_per_s:.0f} frames/s (hop {hop_ms:g} ms)"})
+        for n in block_sizes:
+            sc = StreamingClassifier(sr, m, ClassifierConfig(hop_ms=hop_ms))
+            pos = [0]
+
+            def push():
+                i = pos[0] % (audio.size - n)
+                sc.push(audio[i : i + n])
+                pos[0] += n
+
+            blocks = max(calls, int(0.5 * sr / n))
+            s = time_calls(push, blocks, max(warmup, int(0.2 * sr / n)))
+            rows.append({**base, **s, "size": f"block {n}", "unit": "streaming push (mel + model when a hop is due + vote)",
+                         "budget_us": 1e6 * n / sr, "cpu_percent_one_core": 100.0 * (sr / n) / s["calls_per_s"],
+                         "peak_rss_mb": peak_rss_mb(), "rate": f"{sr / n:.0f} blocks/s at {sr} Hz"})
+    return rows
+
+
+def bench_analyzer_cells(fft_sizes: tuple[int, ...], period_s: float, repeat: int) -> list[dict]:
+    from edge_runtime.analyzer.engine import AnalyzerConfig, analyze_array
+
+    rows = []
+    sr = 48000
+    y = (np.random.default_rng(2).standard_normal((int(3 * sr), 2)) * 0.1).astype(np.float32)
+    for n in fft_sizes:
+        cfg = AnalyzerConfig(n_fft=n, with_dynamics=False)
+        s = time_calls(lambda: analyze_array(y, sr=sr, config=cfg), repeat, 1)
+        rows.append({"module": "analyzer", "backend": "pyfftw", "device": "CPU", "precision": "fp64", "model": "-",
+                     "size": f"fft {n}", "unit": "update over the last 3 s (spectra, loudness, suggestions)", **s,
+                     "budget_us": 2e6, "cpu_percent_one_core": 100.0 * (1 / period_s) / s["calls_per_s"], "peak_rss_mb": peak_rss_mb(),
+                     "rate": f"one update per {period_s:g} s"})
+    return rows
+
+
+def bench_torch(calls: int, warmup: int) -> list[dict] | dict:
+    """PyTorch eager on the same architectures (weights not loaded: speed does not depend on their values)."""
+    try:
+        import torch
+
+        from training.classifier_model import FamilyCNN
+        from training.generator_model import GeneratorGRU
+    except ImportError as e:
+        return {"skipped": f"PyTorch not installed ({e.name}); pip install '.[training]' to measure the eager baseline"}
+    torch.set_num_threads(1)
+    rows = []
+    with torch.inference_mode():
+        cnn = FamilyCNN().eval()
+        x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 1, 128, 8)).astype(np.float32))
+        rows.append({"module": "classifier", "backend": "torch-eager", "device": "CPU", "precision": "fp32", "size": "[1,1,128,8]",
+                     "unit": "model call", **time_calls(lambda: cnn(x), calls, warmup)})
+        gru = GeneratorGRU().eval()
+        tok = torch.zeros((1, 1), dtype=torch.long)
+        h = [torch.zeros((gru.layers, 1, gru.hidden))]
+
+        def step():
+            y, h[0] = gru.gru(gru.embed(tok), h[0])
+            gru.head(y[:, -1, :])
+
+        rows.append({"module": "generator", "backend": "torch-eager", "device": "CPU", "precision": "fp32", "size": "1 step",
+                     "unit": "decoding step (state carried)", **time_calls(step, calls, warmup)})
+    return rows
+
+
+def _ratios(matrix: list[dict], floor: list[dict], torch_rows) -> None:
+    fl = {r["runtime"]: r["median_us"] for r in floor if "pre-bound" in r["method"]}
+    fp32 = {(r["module"], r["backend"], r["device"], r["size"]): r["median_us"] for r in matrix if r.get("precision") == "fp32" and "median_us" in r}
+    th = {(r["module"], r["size"]): r["median_us"] for r in torch_rows} if isinstance(torch_rows, list) else {}
+    for r in matrix:
+        if "median_us" not in r:
+            continue
+        if r["backend"] in fl and r["unit"] in ("model call", "decoding step (state carried)"):
+            r["vs_floor"] = r["median_us"] / fl[r["backend"]]
+        ref = fp32.get((r["module"], r["backend"], r["device"], r["size"]))
+        if ref and r["precision"] != "fp32":
+            r["vs_fp32"] = ref / r["median_us"]
+        t = th.get((r["module"], r["size"]))
+        if t:
+            r["vs_torch"] = t / r["median_us"]
+
+
+def _summary(res: dict) -> list[str]:
+    out = []
+    for mod in ("generator", "classifier"):
+        cells = [r for r in res["matrix"] if r["module"] == mod and r.get("unit") in ("model call", "decoding step (state carried)") and "median_us" in r]
+        if cells:
+            best = min(cells, key=lambda r: r["p99_us"])
+            out.append(f"{mod}: fastest p99 {best['p99_us']:.1f} µs on {best['backend']}/{best['device']}/{best['precision']}"
+                       + (f", {best['vs_torch']:.1f}× PyTorch eager" if best.get("vs_torch") else ""))
+        for r in cells:
+            if r.get("vs_fp32"):
+                out.append(f"{mod}: {r['backend']} {r['precision']} is {r['vs_fp32']:.2f}× the FP32 speed")
+    fft = res["baselines"].get("fft") or []
+    if fft:
+        planned = [r for r in fft if r["method"] == "pyfftw-planned"]
+        if planned:
+            b = max(planned, key=lambda r: r["ratio_to_numpy"])
+            out.append(f"analyzer FFT: planned FFTW up to {b['ratio_to_numpy']:.2f}× numpy.fft (n_fft {b['n_fft']}, {b['dtype']})")
+    rt = res.get("realtime")
+    if rt:
+        out.append(f"real time: {rt['blocks']} blocks of {rt['tuned']['block_size']} at {rt['tuned']['sample_rate']} Hz, "
+                   f"p99 work {rt['block_work']['p99_ms']:.3f} ms of {rt['period_ms']:.2f} ms (headroom {rt['headroom_percent']:.1f} %), "
+                   f"{rt['deadline_misses']} deadline misses, CPU {rt['cpu_percent']:.1f} % of one core")
+    return out
+
+
+def run_suite(*, quick: bool = False, realtime_s: float | None = None, progress=None) -> dict:
+    """Run the whole benchmark; returns the result dict (see the module docstring)."""
+    import numpy
+    import onnxruntime
+    import openvino
+
+    from edge_runtime import __version__
+    from edge_runtime.machine_profile import resolve
+    from edge_runtime.probe import probe
+    from hwbench.fft_bench import measure_fft
+    from hwbench.floor import measure_floor
+    from hwbench.rtsim import simulate
+
+    def say(msg):
+        if progress:
+            progress(msg)
+
+    calls, warmup = (300, 50) if quick else (3000, 300)
+    active = resolve()
+    t = active.tuned
+    rec = probe()
+    res: dict = {"schema": SCHEMA, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "quick": quick, "machine": rec.to_dict(),
+                 "software": {"nomad-muse-edge": __version__, "python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
+                              "openvino": openvino.get_version(), "numpy": numpy.__version__},
+                 "profile": active.source, "profile_notes": list(active.notes), "tuned": t.__dict__ if hasattr(t, "__dict__") else {}}
+    say("per-call floor")
+    res["floor"] = measure_floor(calls=1000 if quick else 3000, rounds=1 if quick else 3)
+    say("generator cells")
+    matrix = bench_generator_cells(calls, warmup)
+    say("classifier cells")
+    matrix += bench_classifier_cells(calls, warmup, (256,) if quick else (64, 128, 256, 512, 1024), t.classifier_hop_ms)
+    say("analyzer cells")
+    matrix += bench_analyzer_cells((t.analyzer_fft_size,) if quick else (2048, 4096, 8192, 16384), t.analyzer_period_s, 3 if quick else 10)
+    say("baselines: PyTorch eager, numpy.fft vs FFTW")
+    torch_rows = bench_torch(calls, warmup)
+    fft = measure_fft(seconds=5.0 if quick else 30.0, repeat=2 if quick else 5, sizes=(t.analyzer_fft_size,) if quick else (2048, 4096, 8192, 16384))
+    res["baselines"] = {"torch": torch_rows, "fft": fft}
+    _ratios(matrix, res["floor"], torch_rows)
+    res["matrix"] = matrix
+    secs = realtime_s if realtime_s is not None else (5.0 if quick else 60.0)
+    say(f"real-time simulation, {secs:g} s paced")
+    res["realtime"] = simulate(secs, active=active).as_dict()
+    res["summary"] = _summary(res)
+    return res
+
+
+def compare(a: dict, b: dict) -> list[dict]:
+    """Cell-by-cell change from run ``a`` to run ``b`` (same module/backend/device/precision/size): p50 and p99 ratios b/a."""
+    key = lambda r: (r["module"], r["backend"], r["device"], r["precision"], r["size"])  # noqa: E731
+    ia = {key(r): r for r in a.get("matrix", []) if "median_us" in r}
+    out = []
+    for r in b.get("matrix", []):
+        if "median_us" not in r or key(r) not in ia:
+            continue
+        o = ia[key(r)]
+        out.append({"cell": "/".join(key(r)), "a_median_us": o["median_us"], "b_median_us": r["median_us"],
+                    "median_ratio": r["median_us"] / o["median_us"], "a_p99_us": o["p99_us"], "b_p99_us": r["p99_us"],
+                    "p99_ratio": r["p99_us"] / o["p99_us"]})
+    ra, rb = a.get("realtime"), b.get("realtime")
+    if ra and rb:
+        out.append({"cell": "realtime/block work", "a_median_us": ra["block_work"]["median_ms"] * 1000, "b_median_us": rb["block_work"]["median_ms"] * 1000,
+                    "median_ratio": rb["block_work"]["median_ms"] / ra["block_work"]["median_ms"],
+                    "a_p99_us": ra["block_work"]["p99_ms"] * 1000, "b_p99_us": rb["block_work"]["p99_ms"] * 1000,
+                    "p99_ratio": rb["block_work"]["p99_ms"] / ra["block_work"]["p99_ms"]})
+    return out

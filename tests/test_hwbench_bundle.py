@@ -1,0 +1,80 @@
+"""`muse bundle`: a rig bundle made here installs offline into a fresh venv and runs; profiles travel with their variants."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from edge_runtime.errors import ParameterError
+from edge_runtime.machine_profile import MachineProfile, ModuleChoice, TunedConfig, read_profile, sha256_file
+from hwbench.bundle import apply_bundle, make_bundle
+from hwbench.wheelhouse import canonical, dependency_closure
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_dependency_closure_covers_the_runtime():
+    names = {canonical(d.metadata["Name"]) for d in dependency_closure()}
+    assert {"nomad-muse-edge", "numpy", "onnxruntime", "openvino", "mido", "soundfile", "pyfftw"} <= names
+    assert "torch" not in names and "pytest" not in names  # extras stay out
+
+
+def test_bundle_refuses_bad_arguments(tmp_path):
+    with pytest.raises(ParameterError, match="tar.gz"):
+        make_bundle(tmp_path / "rig.zip")
+    with pytest.raises(ParameterError, match="--wheels index"):
+        make_bundle(tmp_path / "rig.tar.gz", target_python="3.9")
+    with pytest.raises(ParameterError, match="does not exist"):
+        make_bundle(tmp_path / "nope" / "rig.tar.gz")
+
+
+def test_apply_relocates_variant_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "rig-home"))
+    b = tmp_path / "muse-rig" / "data"
+    (b / "models").mkdir(parents=True)
+    (b / "models" / "classifier_int8.onnx").write_bytes(b"int8 model")
+    choice = ModuleChoice("classifier", "onnxruntime", "CPU", "int8", "@DATA@/models/classifier_int8.onnx",
+                          sha256_file(b / "models" / "classifier_int8.onnx"))
+    prof = MachineProfile("fp-of-the-calibrated-machine", "2026-11-24", {"classifier": choice}, TunedConfig(block_size=512))
+    (b / "profile.json").write_text(json.dumps(prof.to_dict()))
+    msgs = apply_bundle(tmp_path / "muse-rig")
+    got = read_profile(tmp_path / "rig-home" / "data" / "profile.json")
+    path = got.modules["classifier"].model_path()
+    assert path == tmp_path / "rig-home" / "data" / "models" / "classifier_int8.onnx" and path.read_bytes() == b"int8 model"
+    assert any("differs from the calibrated machine" in m for m in msgs)
+
+
+@pytest.mark.slow
+def test_bundle_installs_offline_in_a_fresh_venv_and_runs(tmp_path):
+    env = dict(os.environ, MUSE_HOME=str(tmp_path / "home"))
+    r = subprocess.run([sys.executable, "-m", "edge_runtime", "bundle", "-o", str(tmp_path / "rig.tar.gz")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    with tarfile.open(tmp_path / "rig.tar.gz") as tf:
+        tf.extractall(tmp_path / "unpacked", filter="data")
+    rig = tmp_path / "unpacked" / "muse-rig"
+    man = json.loads((rig / "manifest.json").read_text())
+    assert any(w.startswith("nomad_muse_edge-") for w in man["wheels"]) and any(w.startswith("onnxruntime-") for w in man["wheels"])
+    assert (rig / "muse-serve.service").read_text().count("muse serve") == 1
+    rig_env = {k: v for k, v in env.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")}
+    rig_env.update(MUSE_HOME=str(tmp_path / "rig-home"), MUSE_PREFIX=str(tmp_path / "venv"), MUSE_SKIP_CERTIFY="1",
+                   PYTHON=getattr(sys, "_base_executable", sys.executable), PIP_NO_INDEX="1")
+    r = subprocess.run(["sh", str(rig / "install.sh")], capture_output=True, text=True, env=rig_env, cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+    muse = tmp_path / "venv" / "bin" / "muse"
+    out = tmp_path / "rig-out"
+    demo = subprocess.run([str(muse), "--help"], capture_output=True, text=True, env=rig_env, cwd=tmp_path, timeout=120)
+    cmd = ["demo", "--out", str(out)] if " demo " in demo.stdout else ["generate", "--bundled", "tonal", "-o", str(out / "c.mid")]
+    r = subprocess.run([str(muse), *cmd], capture_output=True, text=True, env=rig_env, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert any(out.iterdir())
+    # the installed package is the venv's, not this checkout's
+    where = subprocess.run([str(tmp_path / "venv" / "bin" / "python"), "-c", "import edge_runtime; print(edge_runtime.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert str(tmp_path / "venv") in where.stdout
