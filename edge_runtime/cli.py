@@ -45,6 +45,10 @@ from edge_runtime import cli_hw  # noqa: E402
 
 cli_hw.register(app, bench_app)
 
+from edge_runtime import cli_live  # noqa: E402
+
+cli_live.register(app)
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -151,7 +151,8 @@ class Engine:
         self.counters = Counters()
         self.frames = 0               # samples through the callback (the playhead)
         self.last_cb_time = 0.0       # perf_counter() at the last callback start
-        self.cb_load = np.zeros(1024, np.float64)  # callback time / period, ring of the last 1024
+        self.cb_load = np.zeros(2048, np.float64)  # callback time / period, ring of the last 2048
+        self.cb_start = np.zeros(2048, np.float64)  # callback start times (perf_counter s), same ring
         self._cb_i = 0
         self._period = cfg.period_s
         self.track_type: str | None = None   # written by the classifier worker only
@@ -181,7 +182,8 @@ class Engine:
         self.process_block(indata, outdata)
         dt = time.perf_counter() - t0
         load = dt / self._period
-        self.cb_load[self._cb_i & 1023] = load
+        self.cb_load[self._cb_i & 2047] = load
+        self.cb_start[self._cb_i & 2047] = t0
         self._cb_i += 1
         if load > 1.0:
             self.counters.callback_overruns += 1
@@ -210,8 +212,8 @@ class Engine:
         """The CPU is short: high callback load, the renderer nearly dry, or the classifier behind."""
         if not self.realtime:
             return False
-        n = min(self._cb_i, 1024)
-        recent = float(self.cb_load[:n].max()) if n else 0.0
+        n = min(self._cb_i, 256)
+        recent = float(np.max(self.cb_load[(self._cb_i - n) & 2047:][:n])) if n else 0.0
         dry = self.out_ring.available() == 0 and self.frames > 0
         behind = self.in_ring.available() > self.in_ring.n_blocks // 2
         return recent > CPU_SHORT_LOAD or dry or behind
@@ -223,7 +225,7 @@ class Engine:
 
     def snapshot(self) -> dict:
         """What the dashboard shows (read from another thread; values may be one update old)."""
-        n = min(self._cb_i, 1024)
+        n = min(self._cb_i, 2048)
         return {
             "frames": self.frames, "seconds": self.frames / self.cfg.sample_rate,
             "beat": self.clock.beat_at(self.frames), "bpm": self.clock.bpm,
@@ -281,6 +283,26 @@ class ClassifierWorker:
         e.counters.classifier_reused = self.sc.stats.skipped
         self._t.add((time.perf_counter() - t0) * 1000, n * e.cfg.period_s * 1000)
         return True
+
+
+class CaptureWorker:
+    """Keeps a copy of the input (tests, and runs without a classifier that still want the audio)."""
+
+    name = "capture"
+
+    def __init__(self, engine: Engine) -> None:
+        self.e = engine
+        self.captured: list[np.ndarray] = []
+
+    def step(self) -> bool:
+        did = False
+        blk = self.e.in_ring.peek()
+        while blk is not None:
+            self.captured.append(blk.copy())
+            self.e.in_ring.release()
+            did = True
+            blk = self.e.in_ring.peek()
+        return did
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,6 +476,8 @@ class RenderWorker:
         e, cfg = self.e, self.e.cfg
         bs = cfg.block_size
         did = False
+        if e.realtime and e.out_ring.available() == 0 and self.pos < e.frames:
+            self.pos = e.frames  # the callback underran: skip what is gone, stay aligned with the playhead
         while True:
             if e.realtime and self.pos >= e.frames + cfg.render_ahead_blocks * bs:
                 break

@@ -107,7 +107,8 @@ class LiveRunner:
     """Runs a :class:`~edge_runtime.engine.setup.Pipeline` on a duplex audio stream, plus MIDI."""
 
     def __init__(self, cfg: EngineConfig, active, *, audio_device=None, midi_in: str | None = None,
-                 midi_out: str | None = None, client: str = "muse", backing=None, capture_input: bool = False) -> None:
+                 midi_out: str | None = None, client: str = "muse", backing=None, capture_input: bool = False,
+                 switch_interval_s: float | None = SWITCH_INTERVAL_S) -> None:
         from edge_runtime.engine.setup import build_pipeline
 
         self.device = pick_device(audio_device)
@@ -128,6 +129,7 @@ class LiveRunner:
             self.midi_out = MidiOutput(self.engine, port=midi_out, client=client)
         if midi_in != "none":
             self.midi_in = MidiInput(self.engine, self.p.generator, port=midi_in, client=client)
+        self.switch_interval_s = switch_interval_s
         self.stopping = threading.Event()
         self.reason = ""
         self.stream = None
@@ -138,7 +140,8 @@ class LiveRunner:
     def start(self) -> None:
         sd = _sd()
         self._old_switch = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        if self.switch_interval_s is not None:
+            sys.setswitchinterval(self.switch_interval_s)
         idle = self.cfg.period_s / 4
         workers = list(self.p.workers) + [w for w in (self.midi_in, self.midi_out) if w is not None]
         # generator and renderer first, so the first blocks are ready before the stream starts
@@ -218,9 +221,18 @@ class LiveRunner:
         return self.result(reason)
 
     def result(self, reason: str) -> LiveResult:
+        import numpy as np
+
         e = self.engine
-        return LiveResult(e.frames / self.cfg.sample_rate, reason, e.counters.as_dict(),
-                          [t.summary() for t in e.timings.values() if t.count], self.latency_frames,
+        timings = [t.summary() for t in e.timings.values() if t.count]
+        n = min(e._cb_i, e.cb_load.size)
+        if n:
+            ms = e.cb_load[:n] * self.cfg.period_s * 1000  # the last 1024 callbacks
+            timings.insert(0, {"module": "callback", "calls": e._cb_i, "p50_ms": float(np.median(ms)),
+                               "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
+                               "budget_ms": self.cfg.period_s * 1000, "misses": e.counters.callback_overruns,
+                               "worst_share": float(ms.max() / (self.cfg.period_s * 1000))})
+        return LiveResult(e.frames / self.cfg.sample_rate, reason, e.counters.as_dict(), timings, self.latency_frames,
                           self.device["name"], self.cfg.sample_rate, self.cfg.block_size, self.p.backends, self.notes,
                           {"in": self.midi_in.port if self.midi_in else None, "out": self.midi_out.port if self.midi_out else None})
 

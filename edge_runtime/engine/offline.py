@@ -76,8 +76,10 @@ def run_demo(*, input_path: Path | None, prompt_path: Path | None, out_dir: Path
     prm = Path(prompt_path) if prompt_path else bundled_prompt("tonal")
     score = read_midi(prm)  # bad prompt: one clear line before any model loads
     y, sr = _input_audio(inp)
-    cfg = EngineConfig.from_tuned(active.tuned, sample_rate=sr, channels=y.shape[1], tempo_bpm=score.tempo_bpm,
-                                  seed=seed, **(flags or {}))
+    fl = {k: v for k, v in (flags or {}).items() if v is not None}
+    fl.setdefault("tempo_bpm", score.tempo_bpm)
+    fl.setdefault("seed", seed)
+    cfg = EngineConfig.from_tuned(active.tuned, sample_rate=sr, channels=y.shape[1], **fl)
     out_dir.mkdir(parents=True, exist_ok=True)
     p = build_pipeline(cfg, active, realtime=False, prompt=score, keep_classifier_results=True, full_analysis=True)
     e, bs = p.engine, cfg.block_size

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from edge_runtime.engine.config import EngineConfig
-from edge_runtime.engine.core import AnalyzerWorker, ClassifierWorker, Engine, GeneratorWorker, RenderWorker
+from edge_runtime.engine.core import AnalyzerWorker, CaptureWorker, ClassifierWorker, Engine, GeneratorWorker, RenderWorker
 from edge_runtime.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,13 @@ class Pipeline:
     renderer: RenderWorker
     analyzer: AnalyzerWorker
     classifier: ClassifierWorker | None
+    capture: CaptureWorker | None = None
     backends: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
     def workers(self) -> list:
-        return [w for w in (self.generator, self.renderer, self.classifier, self.analyzer) if w is not None]
+        return [w for w in (self.generator, self.renderer, self.classifier, self.capture, self.analyzer) if w is not None]
 
 
 def build_pipeline(cfg: EngineConfig, active, *, realtime: bool, prompt=None, backing=None,
@@ -70,7 +71,8 @@ def build_pipeline(cfg: EngineConfig, active, *, realtime: bool, prompt=None, ba
     rw.attach(gw.render_queue)
     rw._gen_horizon_frame = lambda: engine.clock.frame_at(gw.anchor_beat + gw.horizon) if gw.timeline else -1
     aw = AnalyzerWorker(engine, target=target, full=full_analysis)
-    engine.feed_classifier = cw is not None
-    p = Pipeline(engine, gw, rw, aw, cw, backends, notes)
+    cap = CaptureWorker(engine) if capture_input and cw is None else None
+    engine.feed_classifier = cw is not None or cap is not None
+    p = Pipeline(engine, gw, rw, aw, cw, capture=cap, backends=backends, notes=notes)
     engine.workers = p.workers
     return p

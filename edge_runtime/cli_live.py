@@ -1,0 +1,143 @@
+"""CLI: ``muse demo`` (the pipeline on bundled or given files, no sound card) and ``muse live``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def _flags(block_size, lookahead, chunk, mode, key, renderer, genre, tempo=None, seed=None) -> dict:
+    return {"block_size": block_size, "lookahead_beats": lookahead, "chunk": chunk, "mode": mode, "key": key,
+            "renderer": renderer, "genre": genre, "tempo_bpm": tempo, "seed": seed}
+
+
+def _timings_table(rows, title):
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in ("module", "calls", "p50 ms", "p99 ms", "max ms", "budget ms", "over budget"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(r["module"], str(r["calls"]), f"{r['p50_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['max_ms']:.3f}",
+                  f"{r['budget_ms']:.1f}", str(r["misses"]))
+    return t
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        input: Path | None = typer.Option(None, "--input", help="Audio clip (WAV/FLAC/…); default: the bundled example mix."),
+        prompt: Path | None = typer.Option(None, "--prompt", help="MIDI prompt; default: the bundled tonal prompt."),
+        out: Path = typer.Option(Path("out"), "--out", help="Directory for continuation.mid, render.wav, report.html."),
+        profile: Path | None = typer.Option(None, "--profile", help="Machine profile (default: this machine's, else defaults)."),
+        block_size: int | None = typer.Option(None, "--block-size", help="Samples per block (64–1024); default: the profile's."),
+        lookahead: float | None = typer.Option(None, "--lookahead", help="Generator lookahead (beats); default: the profile's."),
+        chunk: str | None = typer.Option(None, "--chunk", help="Generator chunk: beat or bar; default: the profile's."),
+        mode: str | None = typer.Option(None, "--mode", help="auto (the prompt's), drums or tonal."),
+        key: str | None = typer.Option(None, "--key", help="Key for tonal mode, e.g. A:minor."),
+        renderer: str | None = typer.Option(None, "--renderer", help="builtin (default), fluidsynth or auto."),
+        genre: str | None = typer.Option(None, "--genre", help="Analyzer target genre (default pop)."),
+        seed: int = typer.Option(1, "--seed", help="Sampling seed (the run is reproducible)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Run the whole pipeline (classifier, generator, renderer, analyzer) block by block on a clip and a
+        prompt: writes OUT/continuation.mid, OUT/render.wav and OUT/report.html."""
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from edge_runtime.engine.offline import run_demo
+        from edge_runtime.machine_profile import resolve
+
+        active = resolve(profile)
+        con = Console(stderr=as_json)
+        flags = _flags(block_size, lookahead, chunk, mode, key, renderer, genre)
+        with Progress(TextColumn("[bold]demo[/]"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
+                      TimeRemainingColumn(), console=con, transient=True, disable=as_json) as prog:
+            task = prog.add_task("demo", total=1.0)
+            res = run_demo(input_path=input, prompt_path=prompt, out_dir=out, active=active, seed=seed, flags=flags,
+                           progress=lambda done, total: prog.update(task, completed=done / total))
+        s = res.summary
+        if as_json:
+            typer.echo(json.dumps(s, indent=2, default=str))
+            return
+        for n in s["notes"]:
+            con.print(f"note: {n}", highlight=False)
+        con.print(f"{Path(s['input']).name} ({s['seconds']:.1f} s) + {Path(s['prompt']).name}: "
+                  f"{s['generated_notes']} notes generated in {s['mode']} mode; backends "
+                  + ", ".join(f"{k} {v}" for k, v in s["backends"].items()), highlight=False)
+        if "classifier" in s and s["classifier"]["family"]:
+            c = s["classifier"]
+            con.print(f"classifier: {c['family']} ({c['family_share'] * 100:.0f} % of windows), track type {c['track_type']}")
+        con.print(f"mix bus: {s['integrated_lufs']:.1f} LUFS integrated; suggestions: "
+                  + ("; ".join(s["suggestions"][:3]) or "none"), highlight=False)
+        con.print(_timings_table(s["timings"], f"per-module timings (block {s['block_size']} = {s['block_ms']:.2f} ms)"))
+        c = s["counters"]
+        con.print(f"deadline misses {c['deadline_misses']}, fallbacks {c['fallbacks']}; {s['seconds'] / s['wall_s']:.1f}× real time")
+        con.print(f"wrote {res.midi}, {res.wav}, {res.html}")
+
+    @app.command()
+    def live(
+        audio_device: str | None = typer.Option(None, "--audio-device", help="Device index or name part (default: the JACK device)."),
+        midi_in: str | None = typer.Option(None, "--midi-in", help="MIDI port to read (name part); default a virtual port muse-in:in; 'none' for off."),
+        midi_out: str | None = typer.Option(None, "--midi-out", help="MIDI port to write (name part); default a virtual port muse-out:out; 'none' for off."),
+        block_size: int | None = typer.Option(None, "--block-size", help="Samples per callback (64–1024); default: the profile's."),
+        profile: Path | None = typer.Option(None, "--profile", help="Machine profile (default: this machine's, else defaults)."),
+        lookahead: float | None = typer.Option(None, "--lookahead", help="Generator lookahead (beats)."),
+        chunk: str | None = typer.Option(None, "--chunk", help="Generator chunk: beat or bar."),
+        mode: str | None = typer.Option(None, "--mode", help="auto (prompt, else the classifier's track type), drums or tonal."),
+        key: str | None = typer.Option(None, "--key", help="Key for tonal mode, e.g. A:minor."),
+        tempo: float | None = typer.Option(None, "--tempo", help="Internal clock tempo (BPM), default 120."),
+        follow_clock: bool = typer.Option(False, "--follow-clock", help="Follow incoming MIDI clock instead of the internal tempo."),
+        renderer: str | None = typer.Option(None, "--renderer", help="builtin (default), fluidsynth or auto."),
+        genre: str | None = typer.Option(None, "--genre", help="Analyzer target genre (default pop)."),
+        duration: float | None = typer.Option(None, "--duration", min=1.0, help="Stop after this many seconds (default: until Ctrl-C)."),
+        no_dashboard: bool = typer.Option(False, "--no-dashboard", help="No live dashboard; print the summary at the end."),
+        list_devices: bool = typer.Option(False, "--list-devices", help="List audio devices and MIDI ports, then exit."),
+        as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
+    ) -> None:
+        """Run the engine live on audio and MIDI (JACK) with a dashboard, until Ctrl-C."""
+        from dataclasses import asdict
+
+        from rich.console import Console
+        from rich.live import Live
+
+        from edge_runtime.engine.config import EngineConfig
+        from edge_runtime.engine.live import LiveRunner, audio_devices, terminate_portaudio
+        from edge_runtime.machine_profile import resolve
+
+        con = Console(stderr=as_json)
+        if list_devices:
+            for d in audio_devices():
+                con.print(f"{d['index']}: {d['name']} [{d['hostapi']}] in {d['in']} out {d['out']} @ {d['sr']:.0f} Hz", highlight=False)
+            terminate_portaudio()
+            return
+        active = resolve(profile)
+        cfg = EngineConfig.from_tuned(active.tuned, follow_midi_clock=follow_clock,
+                                      **_flags(block_size, lookahead, chunk, mode, key, renderer, genre, tempo))
+        try:
+            runner = LiveRunner(cfg, active, audio_device=audio_device, midi_in=midi_in, midi_out=midi_out)
+            for n in runner.notes:
+                con.print(f"note: {n}", highlight=False)
+            if no_dashboard or as_json:
+                res = runner.run(duration)
+            else:
+                from edge_runtime.engine.dashboard import render
+
+                ports = {"in": runner.midi_in.port if runner.midi_in else None, "out": runner.midi_out.port if runner.midi_out else None}
+                with Live(console=con, refresh_per_second=4, transient=False) as lv:
+                    res = runner.run(duration, on_tick=lambda r: lv.update(render(r.engine, ports=ports)), tick_s=0.25)
+        finally:
+            terminate_portaudio()
+        if as_json:
+            typer.echo(json.dumps(asdict(res), indent=2, default=str))
+            return
+        c = res.counters
+        con.print(f"stopped: {res.reason} after {res.seconds:.1f} s on {res.device} ({res.sample_rate} Hz, block {res.block_size}, "
+                  f"latency in/out {res.latency_frames[0]}/{res.latency_frames[1]} samples)", highlight=False)
+        con.print(_timings_table(res.timings, "per-module latency"))
+        con.print(f"xruns {c['xruns']}, deadline misses {c['deadline_misses']}, fallbacks {c['fallbacks']} "
+                  f"(generator late {c['generator_late']}, low confidence {c['generator_low_confidence']}, classifier skipped "
+                  f"{c['classifier_skipped_blocks'] + c['classifier_reused']}, analyzer paused {c['analyzer_paused']}); "
+                  f"MIDI in {c['midi_in_messages']} msgs, out {c['midi_out_sent']}", highlight=False)
