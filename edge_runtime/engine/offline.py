@@ -28,6 +28,7 @@ class DemoResult:
     wav: Path
     html: Path
     summary: dict = field(default_factory=dict)
+    classifier_results: list = field(default_factory=list)  # FrameResult per classified window
 
 
 def _input_audio(path: Path) -> tuple[np.ndarray, int]:
@@ -140,4 +141,4 @@ def run_demo(*, input_path: Path | None, prompt_path: Path | None, out_dir: Path
                         offset_beats=offset, analysis=report, target=p.analyzer.target)
     summary["suggestions"] = [s.action for s in report.suggestions]
     summary["integrated_lufs"] = report.loudness.integrated_lufs
-    return DemoResult(out_dir, midi, wav, html, summary)
+    return DemoResult(out_dir, midi, wav, html, summary, list(p.classifier.results) if p.classifier else [])
