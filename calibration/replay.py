@@ -18,8 +18,13 @@ silence gate) the replay does, on one thread and timed as one unit:
    on it; that real, timed cost is charged in equal shares to the blocks of
    the next hop.
 
+The replay is **paced** like an audio thread: each block starts at its
+period boundary (the thread sleeps in between), at real-time priority
+(``SCHED_FIFO``) where the OS allows it — as the live engine's audio thread
+runs — else at normal priority (recorded in :attr:`ReplayResult.priority`).
 A block misses its deadline when its work plus its analyzer share takes
-longer than the block period.  The analyzer's report update runs on its own thread with its own
+longer than the block period.  Thread CPU time is recorded too, so a report
+can tell work that is too slow from preemption by other processes.  The analyzer's report update runs on its own thread with its own
 deadline (the update period) and is measured separately
 (:func:`analyzer_update_ms`).  Everything is real: real models, real DSP.
 """
@@ -50,6 +55,9 @@ class ReplayResult:
     max_ms: float
     classifier_calls: int
     generator_steps: int
+    cpu_misses: int = 0  # blocks whose thread CPU time alone exceeded the period
+    priority: str = "normal"
+    wall_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -151,37 +159,51 @@ def replay(
     share = (time.perf_counter_ns() - t0) * b / hop_a
     period_ns = 1e9 * b / sr
     t = np.empty(blocks, np.int64)
+    cpu = np.empty(blocks, np.int64)
     acc = 0.0
     n_steps = 0
     calls0 = sc.stats.inferences if sc is not None else 0
     gc.collect()
-    for i in range(blocks):
-        j = i % n_blocks_mix
-        blk = mix[j * b : (j + 1) * b]
-        t0 = time.perf_counter_ns()
-        ring[(i % 8) * b : (i % 8 + 1) * b] = blk  # 1. callback → ring buffer
-        if sc is not None:  # 2. classifier
-            sc.push(blk)
-        if step is not None:  # 3. generator steps due
-            acc += steps_per_block
-            while acc >= 1.0:
-                step()
-                acc -= 1.0
-                n_steps += 1
-        t[i] = time.perf_counter_ns() - t0
-        # 4. analyzer thread: reads the ring once per Welch hop; its time is spread over the next hop's blocks
-        k = min(b, hop_a - a_fill)
-        a_buf[a_fill : a_fill + k] = blk[:k]
-        a_fill += k
-        if a_fill == hop_a:
-            ta = time.perf_counter_ns()
-            an.push(a_buf)
-            share = (time.perf_counter_ns() - ta) * b / hop_a
-            a_buf[: b - k] = blk[k:]
-            a_fill = b - k
-        t[i] += int(share)
-        if progress is not None and i % 500 == 499:
-            progress(500)
+    priority, restore = _realtime_priority()
+    start = time.perf_counter_ns()
+    try:
+        for i in range(blocks):
+            wake = start + int(i * period_ns)
+            while (now := time.perf_counter_ns()) < wake:
+                if wake - now > 200_000:
+                    time.sleep((wake - now - 100_000) / 1e9)
+            j = i % n_blocks_mix
+            blk = mix[j * b : (j + 1) * b]
+            c0 = time.thread_time_ns()
+            t0 = time.perf_counter_ns()
+            ring[(i % 8) * b : (i % 8 + 1) * b] = blk  # 1. callback → ring buffer
+            if sc is not None:  # 2. classifier
+                sc.push(blk)
+            if step is not None:  # 3. generator steps due
+                acc += steps_per_block
+                while acc >= 1.0:
+                    step()
+                    acc -= 1.0
+                    n_steps += 1
+            t[i] = time.perf_counter_ns() - t0
+            cpu[i] = time.thread_time_ns() - c0
+            # 4. analyzer thread: reads the ring once per Welch hop; its time is spread over the next hop's blocks
+            k = min(b, hop_a - a_fill)
+            a_buf[a_fill : a_fill + k] = blk[:k]
+            a_fill += k
+            if a_fill == hop_a:
+                ta = time.perf_counter_ns()
+                an.push(a_buf)
+                share = (time.perf_counter_ns() - ta) * b / hop_a
+                a_buf[: b - k] = blk[k:]
+                a_fill = b - k
+            t[i] += int(share)
+            cpu[i] += int(share)
+            if progress is not None and i % 500 == 499:
+                progress(500)
+    finally:
+        restore()
+    wall_s = (time.perf_counter_ns() - start) / 1e9
     ms = t / 1e6
     return ReplayResult(
         blocks=blocks,
@@ -192,7 +214,30 @@ def replay(
         max_ms=float(ms.max()),
         classifier_calls=(sc.stats.inferences - calls0) if sc is not None else 0,
         generator_steps=n_steps,
+        cpu_misses=int(np.sum(cpu > period_ns)),
+        priority=priority,
+        wall_s=wall_s,
     )
+
+
+def _realtime_priority() -> tuple[str, Callable[[], None]]:
+    """Run this thread at SCHED_FIFO (as an audio thread does) if the OS allows; returns (label, restore)."""
+    import os
+
+    try:
+        old_policy = os.sched_getscheduler(0)
+        old_param = os.sched_getparam(0)
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+    except (AttributeError, OSError):
+        return "normal (real-time priority not permitted)", lambda: None
+
+    def restore() -> None:
+        try:
+            os.sched_setscheduler(0, old_policy, old_param)
+        except OSError:
+            pass
+
+    return "SCHED_FIFO 10", restore
 
 
 def analyzer_update_ms(sr: int, n_fft: int, *, seconds: float = 10.0, repeats: int = 5) -> float:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from edge_runtime.errors import ParameterError
 
-console = Console()
+console = Console(width=max(150, Console().width))  # the tables are wide; never squash them to 80 columns in logs
 
 
 def _fmt_ms(v) -> str:
@@ -124,6 +124,10 @@ def register(app: typer.Typer) -> None:
             console.print(tune_table(rep.tune))
             for n in rep.notes:
                 console.print(f"  note: {n}")
+            last = (rep.tune.get("attempts") or [{}])[-1].get("replay")
+            if last:
+                console.print(f"replay: {last['blocks']} blocks at block {rep.tune['attempts'][-1]['config']['block_size']}, "
+                              f"{last['misses']} deadline misses ({last['cpu_misses']} from the work itself), priority {last['priority']}")
             console.print(f"profile written to {rep.profile_path} (run {rep.run_id} in the history) in {rep.seconds:.0f} s")
         if not rep.budget_met:
             typer.echo(f"{rep.tune['reason']}", err=True)
