@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -140,7 +141,40 @@ def metrics(probs: np.ndarray, y: np.ndarray, clips: np.ndarray | None = None) -
     return res
 
 
+UNSEEN_SEED = 777  # a render seed training never used: new notes, phrases and grooves
+
+
+def unseen_content_check(onnx_path: Path, clips_per_family: int = 20) -> dict:
+    """Clip-level metrics on a fresh TimGM6mb render with an unused seed (unseen sound set AND unseen content).
+
+    Reported in the card after training; never used for training or selection.
+    """
+    import tempfile
+
+    from backends import get_backend
+    from edge_runtime.classifier.evaluate import evaluate_dir
+    from training.classifier_data import SOUNDFONTS, render_dataset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        render_dataset(tmp, soundfonts={"timgm6mb": SOUNDFONTS["timgm6mb"]}, seed=UNSEEN_SEED, clips_per_family=clips_per_family)
+        res = evaluate_dir(Path(tmp) / "timgm6mb", get_backend("onnxruntime").load(onnx_path))
+    keep = ("accuracy", "balanced_accuracy", "per_class_accuracy", "drums_vs_tonal_accuracy", "confusion_matrix", "per_class_files")
+    return {"what": f"muse evaluate classifier on a TimGM6mb render with seed {UNSEEN_SEED} ({clips_per_family} clips per family), "
+                    "one vote per clip: unseen soundfont and unseen content",
+            "reproduce": f"python -m training.classifier_data render DIR --clips-per-family {clips_per_family} --seed {UNSEEN_SEED} "
+                         "--soundfont timgm6mb=/usr/share/sounds/sf2/TimGM6mb.sf2 && muse evaluate classifier DIR/timgm6mb --json",
+            **{k: res[k] for k in keep}}
+
+
 def main(argv=None) -> None:
+    if argv is None and len(sys.argv) > 2 and sys.argv[1] == "--unseen-check":
+        card_dir = Path(sys.argv[2])
+        card_path = card_dir / "classifier.json"
+        card = json.loads(card_path.read_text())
+        card["metrics"]["held_out_unseen_content"] = unseen_content_check(card_dir / "classifier.onnx")
+        card_path.write_text(json.dumps(card, indent=1) + "\n")
+        print(json.dumps({k: card["metrics"]["held_out_unseen_content"][k] for k in ("balanced_accuracy", "drums_vs_tonal_accuracy")}))
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=Path, default=Path.home() / ".cache" / "nomad-muse-edge" / "classifier_clips")
     ap.add_argument("--out", type=Path, default=ROOT / "models")
@@ -233,6 +267,7 @@ def main(argv=None) -> None:
         "baseline": {"chance_balanced_accuracy": 1 / len(FAMILIES)},
         "reproduce": f"pip install '.[training]' && apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont && python -m training.classifier_data render DIR && python -m training.train_classifier --clips DIR --epochs {epoch}",
     }
+    card["metrics"]["held_out_unseen_content"] = unseen_content_check(onnx_path)
     (args.out / "classifier.json").write_text(json.dumps(card, indent=1) + "\n")
     print(json.dumps({"params": card["parameters"], "test": {k: test[k] for k in ("accuracy", "balanced_accuracy", "drums_vs_tonal", "clip_vote")}}, indent=1))
 
