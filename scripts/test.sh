@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-apt_install libportaudio2 libasound2 libsndfile1 jackd2 planetblupi-music-midi fluidsynth timgm6mb-soundfont
+apt_install libportaudio2 libasound2 libsndfile1 jackd2 planetblupi-music-midi fluidsynth timgm6mb-soundfont rt-tests
 find_python
 make_venv
 echo "installing nomad-muse-edge[test] into .venv ..."
