@@ -294,13 +294,21 @@ class ActiveConfig:
     def backend_for(self, module: str) -> tuple[list[Candidate] | None, Path | None]:
         """(candidates, model path) the profile chose for ``module``; (None, None) means use the defaults.
 
-        The calibrated candidate comes first; the policy's FP32 order stays
-        behind it as fallback (the caller passes these to ``load_first``).
+        The calibrated candidate comes first; behind it, as fallbacks (the
+        caller passes these to ``load_first``), the CPU candidates that can
+        run the *same file*: for the shipped FP32 model both runtimes at FP32;
+        for an INT8 QDQ ONNX variant OpenVINO's INT8 (it runs QDQ ONNX with
+        its INT8 kernels) or ONNX Runtime's; an OpenVINO IR has no other taker.
         """
         if self.profile is None or module not in self.profile.modules:
             return None, None
         c = self.profile.modules[module]
-        return [c.candidate], c.model_path()
+        path = c.model_path()
+        if c.precision == "int8":
+            rest = [Candidate(rt, "CPU", "int8") for rt in ("onnxruntime", "openvino")] if path.suffix == ".onnx" else []
+        else:
+            rest = [Candidate(rt, "CPU", "fp32") for rt in ("onnxruntime", "openvino")]
+        return [c.candidate] + [x for x in rest if x != c.candidate], path
 
 
 def resolve(profile_path: Path | str | None = None, *, fingerprint: str | None = None) -> ActiveConfig:

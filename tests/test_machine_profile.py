@@ -14,6 +14,7 @@ from edge_runtime.machine_profile import (
     ProfileError,
     RunStore,
     TunedConfig,
+    model_file_sha256,
     resolve,
     sha256_file,
 )
@@ -48,6 +49,24 @@ def test_valid_profile_is_used_automatically(home, tmp_path):
     assert a.tuned.block_size == 128
     cands, path = a.backend_for("classifier")
     assert str(cands[0]) == "onnxruntime/CPU/fp32" and path == model
+    assert [str(c) for c in cands[1:]] == ["openvino/CPU/fp32"]  # the same file's other taker, as fallback
+
+
+def test_backend_fallbacks_only_name_candidates_that_can_run_the_same_file(home, tmp_path):
+    ir = tmp_path / "m.int8.xml"
+    ir.write_bytes(b"<net/>")
+    qdq = tmp_path / "m.int8.onnx"
+    qdq.write_bytes(b"qdq")
+    for path, runtime, want in ((ir, "openvino", []), (qdq, "onnxruntime", ["openvino/CPU/int8"])):
+        choice = ModuleChoice("classifier", runtime, "CPU", "int8", str(path), model_file_sha256(path), 0.1, "fastest")
+        MachineProfile(FP, "2026-11-24T00:00:00", {"classifier": choice}).save(home / "data" / "profile.json")
+        cands, p = resolve(fingerprint=FP).backend_for("classifier")
+        assert str(cands[0]) == f"{runtime}/CPU/int8" and [str(c) for c in cands[1:]] == want and p == path
+    # an IR's hash covers its weights: changing the .bin makes the profile stale
+    ir.with_suffix(".bin").write_bytes(b"weights")
+    before = model_file_sha256(ir)
+    ir.with_suffix(".bin").write_bytes(b"weightz")
+    assert model_file_sha256(ir) != before
 
 
 def test_round_trip(tmp_path):
