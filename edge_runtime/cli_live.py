@@ -130,9 +130,10 @@ def register(app: typer.Typer) -> None:
                     res = runner.run(duration, on_tick=lambda r: lv.update(render(r.engine, ports=ports)), tick_s=0.25)
         finally:
             terminate_portaudio()
+        failed = res.reason not in ("Ctrl-C", "duration reached")
         if as_json:
             typer.echo(json.dumps(asdict(res), indent=2, default=str))
-            return
+            raise typer.Exit(1 if failed else 0)
         c = res.counters
         con.print(f"stopped: {res.reason} after {res.seconds:.1f} s on {res.device} ({res.sample_rate} Hz, block {res.block_size}, "
                   f"latency in/out {res.latency_frames[0]}/{res.latency_frames[1]} samples)", highlight=False)
@@ -141,3 +142,6 @@ def register(app: typer.Typer) -> None:
                   f"(generator late {c['generator_late']}, low confidence {c['generator_low_confidence']}, classifier skipped "
                   f"{c['classifier_skipped_blocks'] + c['classifier_reused']}, analyzer paused {c['analyzer_paused']}); "
                   f"MIDI in {c['midi_in_messages']} msgs, out {c['midi_out_sent']}", highlight=False)
+        if failed:  # the audio server went away, or a worker failed: say so and exit non-zero
+            con.print(f"[bold red]stopped early:[/] {res.reason}", highlight=False)
+            raise typer.Exit(1)

@@ -164,7 +164,7 @@ class LiveRunner:
 
     def _finished(self) -> None:  # PortAudio: the stream ended (stopped, or the server went away)
         if not self.stopping.is_set():
-            self.reason = self.reason or "the audio stream stopped (audio server gone?)"
+            self.reason = self.reason or "the audio stream stopped: the audio server went away"
             self.stopping.set()
 
     def poll(self) -> str | None:
@@ -192,6 +192,7 @@ class LiveRunner:
             closer.join(JOIN_TIMEOUT_S)
             if closer.is_alive():
                 self.notes.append("the audio stream did not close within 3 s (server gone); abandoned")
+                abandon_portaudio()
         for m in (self.midi_out, self.midi_in):
             if m is not None:
                 m.close()
@@ -237,8 +238,28 @@ class LiveRunner:
                           {"in": self.midi_in.port if self.midi_in else None, "out": self.midi_out.port if self.midi_out else None})
 
 
+_abandoned = False
+
+
+def abandon_portaudio() -> None:
+    """The server died under an open stream: PortAudio can no longer be terminated without hanging
+    (``Pa_Terminate`` waits on the dead stream), so never call it again — not even at exit."""
+    global _abandoned
+    _abandoned = True
+    try:
+        import atexit
+
+        import sounddevice as sd
+
+        atexit.unregister(sd._exit_handler)
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def terminate_portaudio() -> None:
-    """Release PortAudio (do this before a JACK server it used is stopped)."""
+    """Release PortAudio (do this before a JACK server it used is stopped); a no-op once abandoned."""
+    if _abandoned:
+        return
     try:
         import sounddevice as sd
 

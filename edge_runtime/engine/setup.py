@@ -25,6 +25,15 @@ class Pipeline:
     backends: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    def captured_input(self):
+        """The input audio as the engine received it ``(n, channels)`` (needs ``capture_input=True``)."""
+        import numpy as np
+
+        src = self.classifier.captured if self.classifier is not None else (self.capture.captured if self.capture else None)
+        if not src:
+            return np.zeros((0, self.engine.cfg.channels), np.float32)
+        return np.concatenate(src)
+
     @property
     def workers(self) -> list:
         return [w for w in (self.generator, self.renderer, self.classifier, self.capture, self.analyzer) if w is not None]
