@@ -146,7 +146,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             console.print(t)
             for n in cert["profile_notes"]:
                 console.print(f"note: {n}", highlight=False)
-            console.print(f"result: [{style[cert['result']]}]{cert['result']}[/] — wrote {j} and {h}", highlight=False)
+            if cert["failed"]:
+                console.print(f"failed: {', '.join(cert['failed'])}", highlight=False, soft_wrap=True)
+            console.print(f"result: [{style[cert['result']]}]{cert['result']}[/] ({cert['warnings']} warnings) — wrote {j} and {h}",
+                          highlight=False, soft_wrap=True)
         if cert["result"] == "FAIL":
             raise typer.Exit(1)
 

@@ -156,7 +156,12 @@ def _lenient_spec(tmp_path, changes: dict[str, str] | None = None) -> Path:
     text = Path(load_spec().path).read_text()
     text = text.replace("crash_free_minutes = 2.0", "crash_free_minutes = 0.05").replace("cyclictest_seconds = 5", "cyclictest_seconds = 0.5")
     text = text.replace("cyclictest_max_us = 1000", "cyclictest_max_us = 1000000").replace("cyclictest_warn_us = 200", "cyclictest_warn_us = 1000000")
-    text = text.replace("max_percent_of_one_core = 15.0", "max_percent_of_one_core = 100.0").replace("max_deadline_miss_percent = 0.1", "max_deadline_miss_percent = 100.0")
+    # a spec this shared 2-core machine meets even while other jobs run: generous latencies, the real checks otherwise
+    for key, val in (("end_to_end_p99_ms = 20.0", "end_to_end_p99_ms = 5000.0"), ("generator_step_p99_ms = 20.0", "generator_step_p99_ms = 5000.0"),
+                     ("classifier_frame_p99_ms = 10.0", "classifier_frame_p99_ms = 5000.0"), ("analyzer_update_ms = 2000.0", "analyzer_update_ms = 60000.0"),
+                     ("pipeline_max_mb = 50.0", "pipeline_max_mb = 4096.0"), ("process_max_mb = 1024.0", "process_max_mb = 8192.0")):
+        text = text.replace(key, val)
+    text = text.replace("max_percent_of_one_core = 15.0", "max_percent_of_one_core = 200.0").replace("max_deadline_miss_percent = 0.1", "max_deadline_miss_percent = 100.0")
     for k, v in (changes or {}).items():
         text = text.replace(k, v)
     p = tmp_path / "spec.toml"
@@ -166,7 +171,7 @@ def _lenient_spec(tmp_path, changes: dict[str, str] | None = None) -> Path:
 
 @pytest.fixture()
 def env(tmp_path):
-    e = dict(os.environ, MUSE_HOME=str(tmp_path / "home"))
+    e = dict(os.environ, MUSE_HOME=str(tmp_path / "home"), COLUMNS="200")
     return e
 
 
@@ -191,12 +196,12 @@ def test_certify_passes_a_spec_this_machine_meets(tmp_path, env):
 @pytest.mark.slow
 @needs_classifier
 def test_certify_fails_an_impossible_spec_and_names_it(tmp_path, env):
-    spec = _lenient_spec(tmp_path, {"end_to_end_p99_ms = 20.0": "end_to_end_p99_ms = 0.000001"})
+    spec = _lenient_spec(tmp_path, {"end_to_end_p99_ms = 5000.0": "end_to_end_p99_ms = 0.000001"})
     r = _muse(["certify", "--spec", str(spec), "--out", str(tmp_path / "cert")], env, tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "FAIL" in r.stdout and "end-to-end audio path p99" in r.stdout
+    assert "failed: end-to-end audio path p99" in r.stdout
     cert = json.loads((tmp_path / "cert" / "certificate.json").read_text())
-    assert cert["failed"] == ["end-to-end audio path p99"]
+    assert cert["result"] == "FAIL" and "end-to-end audio path p99" in cert["failed"]
 
 
 def test_certify_bad_spec_is_one_line(tmp_path, env):
