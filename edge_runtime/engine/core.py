@@ -109,9 +109,21 @@ class Timing:
         if ms > budget_ms:
             self.misses += 1
 
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the recent values; safe while the owning worker keeps appending."""
+        for _ in range(5):
+            try:
+                a, b = np.array(self.ms), np.array(self.budget_ms)
+                break
+            except RuntimeError:  # deque mutated during iteration: try again
+                continue
+        else:
+            return np.zeros(1), np.ones(1)
+        n = min(a.size, b.size)
+        return (a[:n], b[:n]) if n else (np.zeros(1), np.ones(1))
+
     def summary(self) -> dict:
-        a = np.asarray(self.ms) if self.ms else np.zeros(1)
-        b = np.asarray(self.budget_ms) if self.budget_ms else np.zeros(1)
+        a, b = self._arrays()
         return {"module": self.name, "calls": self.count, "p50_ms": float(np.median(a)),
                 "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max()),
                 "budget_ms": float(np.median(b)), "misses": self.misses,
@@ -219,8 +231,8 @@ class Engine:
         return recent > CPU_SHORT_LOAD or dry or behind
 
     def timing(self, name: str) -> Timing:
-        if name not in self.timings:
-            self.timings[name] = Timing(name)
+        if name not in self.timings:  # live keeps the recent steps only (the dashboard reads them 4×/s)
+            self.timings[name] = Timing(name, keep=4096 if self.realtime else 1_000_000)
         return self.timings[name]
 
     def snapshot(self) -> dict:

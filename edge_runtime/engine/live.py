@@ -180,11 +180,9 @@ class LiveRunner:
         return None
 
     def stop(self, reason: str) -> None:
+        """Stream first (so the callback never runs without its workers), then workers, then MIDI."""
         self.reason = self.reason or reason
-        self.stopping.set()
         self.engine.stop_requested = True
-        for t in self.threads:
-            t.join(JOIN_TIMEOUT_S)
         if self.stream is not None:
             s, self.stream = self.stream, None
             closer = threading.Thread(target=lambda: (s.abort(ignore_errors=True), s.close(ignore_errors=True)), daemon=True)
@@ -193,6 +191,11 @@ class LiveRunner:
             if closer.is_alive():
                 self.notes.append("the audio stream did not close within 3 s (server gone); abandoned")
                 abandon_portaudio()
+        self.stopping.set()
+        for t in self.threads:
+            t.join(JOIN_TIMEOUT_S)
+            if t.is_alive():
+                self.notes.append(f"the {t.worker.name} thread did not stop within {JOIN_TIMEOUT_S:g} s; left behind")
         for m in (self.midi_out, self.midi_in):
             if m is not None:
                 m.close()
@@ -213,7 +216,10 @@ class LiveRunner:
                 if duration_s is not None and time.perf_counter() - t0 >= duration_s:
                     break
                 if on_tick is not None:
-                    on_tick(self)
+                    try:
+                        on_tick(self)
+                    except Exception as err:  # noqa: BLE001 - a display problem must not stop the music
+                        log.warning("dashboard update failed: %s", err)
                 time.sleep(tick_s)
         except KeyboardInterrupt:
             reason = "Ctrl-C"
