@@ -285,7 +285,11 @@ def tune(t: Timings, budget: Budget = Budget(), *, exclude_blocks: Iterable[int]
                                  "measured": f"work {_fmt(w)} ms p99, e2e {_fmt(e2e)} ms", "chosen": False, "why": why}
     ranked.sort(key=lambda r: r[0])
     if not ranked and not reasons:
-        reasons.append(f"no audio block size fits {budget.e2e_ms:g} ms end-to-end with a {100 * budget.margin:g} % margin")
+        if excluded:
+            reasons.append(f"no other block size fits {budget.e2e_ms:g} ms end-to-end with a {100 * budget.margin:g} % margin "
+                           f"(blocks {', '.join(str(x) for x in sorted(excluded))} missed deadlines in the replay)")
+        else:
+            reasons.append(f"no audio block size fits {budget.e2e_ms:g} ms end-to-end with a {100 * budget.margin:g} % margin")
     chosen = ranked[0] if ranked else None
     for block in blocks:
         here = [r for r in ranked if r[1].block_size == block]

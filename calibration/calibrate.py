@@ -363,8 +363,13 @@ def tune_and_prove(timings: dict, budget, *, classifier, generator, blocks: int,
                       "measured": f"work p99 {last['p99_ms']:.3g} ms, max {last['max_ms']:.3g} ms / period {last['period_ms']:.3g} ms",
                       "chosen": proven, "why": f"{last['misses']} deadline misses" + (f" after {len(attempts) - 1} step-back(s)" if len(attempts) > 1 else "")})
     reason = res.reason
-    if res.ok and not proven:
-        reason = f"does not meet the budget: every configuration tried missed deadlines in the replay ({len(attempts)} tried)"
+    if not proven and attempts:
+        missed = "; ".join(f"block {a['config']['block_size']}: {a['replay']['misses']} deadline misses in {a['replay']['blocks']} blocks "
+                           f"({a['replay']['cpu_misses']} from the work itself)" for a in attempts)
+        rest = "" if res.ok else "; " + res.reason.removeprefix("does not meet the budget: ")
+        reason = f"does not meet the budget: the replay missed deadlines at every block that fits — {missed}{rest}"
+        if all(a["replay"]["cpu_misses"] == 0 for a in attempts):
+            reason += " — every miss was preemption (another process or the VM took the CPU), not the pipeline's work: calibrate again on an idle machine"
     return {
         "ok": bool(res.ok and proven),
         "reason": reason,

@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 from backends.base import Candidate, first_line
-from edge_runtime.errors import BackendError
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +64,22 @@ def _quiet():
         yield
 
 
-def sensitive_ops(model_path: Path) -> list[str]:
-    """Op types in the model (read by OpenVINO) that static activation INT8 would hurt."""
-    from backends.openvino_backend import _core
+#: the same, as ONNX op types (when OpenVINO is not installed)
+SENSITIVE_ONNX_OPS = {"GRU": "GRUSequence", "LSTM": "LSTMSequence", "RNN": "RNNSequence", "Attention": "ScaledDotProductAttention"}
 
-    m = _core().read_model(str(model_path))
-    return sorted({op.get_type_name() for op in m.get_ordered_ops()} & set(SENSITIVE_OPS))
+
+def sensitive_ops(model_path: Path) -> list[str]:
+    """Op types in the model that static activation INT8 would hurt (read by OpenVINO, else by ``onnx``)."""
+    try:
+        from backends.openvino_backend import _core
+
+        m = _core().read_model(str(model_path))
+        return sorted({op.get_type_name() for op in m.get_ordered_ops()} & set(SENSITIVE_OPS))
+    except ImportError:
+        import onnx
+
+        ops = {n.op_type for n in onnx.load(str(model_path)).graph.node}
+        return sorted(SENSITIVE_ONNX_OPS[o] for o in ops if o in SENSITIVE_ONNX_OPS)
 
 
 def _have_onnx() -> bool:
@@ -150,7 +159,10 @@ def make_int8_variants(
     route still runs.
     """
     notes: list[str] = []
-    sens = sensitive_ops(src)
+    try:
+        sens = sensitive_ops(src)
+    except Exception as e:  # neither OpenVINO nor onnx can read it: no INT8 route can either
+        return [], [f"{module}: INT8 skipped: cannot inspect {src.name} ({first_line(e)})"]
     weight_only = bool(sens)
     if weight_only:
         why = (f"{module}: weight-only INT8 (NNCF compress_weights INT8_SYM): the graph has {', '.join(sens)}, "
@@ -181,14 +193,3 @@ def make_int8_variants(
                                "weight-only: recurrent layers stay FP32" if weight_only else ""))
     return out, notes
 
-
-def check_loadable(v: Variant, state: dict | None) -> None:
-    """Compile the variant once (a smoke test for compile crashes); BackendError if it cannot."""
-    from backends.registry import get_backend
-
-    try:
-        get_backend(v.candidate.runtime).load(v.path, device=v.candidate.device, precision=v.candidate.precision, state=state)
-    except BackendError:
-        raise
-    except Exception as e:  # pragma: no cover - runtime-specific crashes
-        raise BackendError(f"{v.candidate}: {v.path.name} does not compile: {first_line(e)}") from e
