@@ -178,3 +178,24 @@ def test_generator_gate_thresholds():
     hotter = ref * 0.7  # same argmax everywhere, flatter distribution: NLL rises
     r2 = gate.generator_gate(ref, hotter, t)
     assert r2.metrics["top1_agreement"] == 1.0 and not r2.passed and "NLL +" in r2.reason
+
+
+def test_this_machine_recorded_by_muse_calibrate():
+    """The table `muse calibrate` recorded here (a loaded 2-core VM): choices, INT8 ratios, replay step-back."""
+    t = table("xeon_amx_2core")
+    probe = load_probe("xeon_amx_2core")
+    assert choose("classifier", probe, t["variants"]["classifier"]).chosen["candidate"] == "openvino/CPU/int8"
+    assert choose("generator", probe, t["variants"]["generator"]).chosen["candidate"] == "onnxruntime/CPU/fp32"
+    sp = {r["candidate"]: r for r in int8_speedups(t["variants"]["classifier"])}
+    assert sp["openvino/CPU/int8"]["median_speedup"] > 1 and sp["onnxruntime/CPU/int8"]["median_speedup"] > 1  # VNNI/AMX
+    gen = {r["candidate"]: r for r in int8_speedups(t["variants"]["generator"])}
+    assert gen["onnxruntime/CPU/int8"]["median_speedup"] < 1  # weight-only on a GRU: no gain, as NNCF leaves the GRU FP32
+    tm = autotune.Timings.from_dict(t["timings"])
+    r = autotune.tune(tm)
+    assert r.ok and r.config.block_size == 64
+    missed = [x["block_size"] for x in t["replay"] if x["misses"]]
+    assert missed == [64, 128, 256]
+    r2 = autotune.tune(tm, exclude_blocks=missed)
+    assert not r2.ok and "missed deadlines in the replay" in r2.reason
+    rows = {row["candidate"].split(" (")[0]: row for row in r2.table if row["part"] == "audio"}
+    assert rows["block 1024"]["why"] == "no measurement at this size"
