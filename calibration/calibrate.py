@@ -245,11 +245,11 @@ def calibrate_module(name: str, src: Path, probe, settings: ModeSettings, out_di
             row["reference"] = True
         g = mod.verdict(ref, out)
         row["gate"] = {"passed": g.passed, "reason": g.reason, **g.metrics}
-        if g.passed:
-            if mod.state:
-                model.reset_state()
-            lat = measure.model_latency(model, mod.feed_fn(), warmup=settings.warmup, calls=settings.calls, max_rounds=settings.max_rounds)
-            row["latency"] = lat.as_dict()
+        # rejected variants are timed too (never chosen): the report shows what the gate cost in speed
+        if mod.state:
+            model.reset_state()
+        lat = measure.model_latency(model, mod.feed_fn(), warmup=settings.warmup, calls=settings.calls, max_rounds=settings.max_rounds)
+        row["latency"] = lat.as_dict()
         rows.append(row)
     sel = choose(name, probe, rows)
     tick("done", 1.0)
