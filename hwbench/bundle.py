@@ -3,7 +3,7 @@
 Layout inside the archive (one top folder, ``muse-rig/``)::
 
     install.sh            venv + pip --no-index from wheelhouse/, apply data/, muse certify
-    muse-serve.service    systemd unit for the headless mode (muse serve)
+    muse-serve.service.in systemd unit for the headless mode (muse serve); install.sh fills in the venv path
     manifest.json         what is inside: versions, Python, platform, SHA-256 of every file
     wheelhouse/*.whl      this project and every runtime dependency (see hwbench.wheelhouse)
     data/profile.json     the machine profile (if calibrated), model paths made relative
@@ -56,6 +56,8 @@ fi
 "$PY" -m venv "$PREFIX"
 "$PREFIX/bin/python" -m pip install -q --no-index --find-links "$HERE/wheelhouse" nomad-muse-edge
 "$PREFIX/bin/python" -m hwbench.bundle apply "$HERE"
+sed "s|@PREFIX@|$PREFIX|g" "$HERE/muse-serve.service.in" > "$HERE/muse-serve.service"
+echo "systemd unit for the headless mode: $HERE/muse-serve.service"
 if ! ldconfig -p 2>/dev/null | grep -q libportaudio; then
   echo "note: libportaudio2 is not installed: muse live/serve need it (apt install libportaudio2 jackd2); files-in/files-out work without it"
 fi
@@ -88,7 +90,7 @@ Made {created} on {machine} (Python {python}, {arch}).
 1. Copy this folder to the rig (same CPU architecture and Python {python}).
 2. sh install.sh            installs offline into ./venv and runs `muse certify`
 3. ./venv/bin/muse demo     files in, files out, no sound card needed
-4. Headless: edit muse-serve.service (ExecStart path), then
+4. Headless: install.sh wrote muse-serve.service (ExecStart = this venv), then
    cp muse-serve.service ~/.config/systemd/user/ && systemctl --user enable --now muse-serve
 Profile: {profile}
 """
@@ -155,7 +157,7 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
                 shutil.copy2(wis, root / "data" / wis.name)
         (root / "install.sh").write_text(INSTALL_SH.replace("@PYVER@", target_python).replace("@ARCH@", platform.machine()))
         (root / "install.sh").chmod(0o755)
-        (root / "muse-serve.service").write_text(SERVICE)
+        (root / "muse-serve.service.in").write_text(SERVICE)
         created = time.strftime("%Y-%m-%d %H:%M")
         (root / "README.txt").write_text(README.format(created=created, machine=platform.node(), python=target_python,
                                                          arch=platform.machine(), profile=str(prof_src) if prof else "none"))

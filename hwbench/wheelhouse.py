@@ -39,8 +39,13 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def dependency_closure(root: str = PROJECT, extras: tuple[str, ...] = ()) -> list[md.Distribution]:
-    """Installed distributions ``root`` needs at run time (markers evaluated for this interpreter)."""
+def dependency_closure(root: str = PROJECT, extras: tuple[str, ...] = (), root_requires: list[str] | None = None) -> list[md.Distribution]:
+    """Installed distributions ``root`` needs at run time (markers evaluated for this interpreter).
+
+    ``root_requires`` replaces the root's installed requirement list (an
+    editable install's metadata can be older than its pyproject; the freshly
+    built wheel's ``Requires-Dist`` is the truth).
+    """
     from packaging.requirements import Requirement
 
     seen: dict[str, md.Distribution] = {}
@@ -55,7 +60,8 @@ def dependency_closure(root: str = PROJECT, extras: tuple[str, ...] = ()) -> lis
         except md.PackageNotFoundError:
             raise InputError(f"{name} is needed but not installed here; install it (pip install {name}) and bundle again") from None
         seen[key] = dist
-        for r in dist.requires or []:
+        requires = root_requires if key == canonical(root) and root_requires is not None else dist.requires
+        for r in requires or []:
             req = Requirement(r)
             envs = [{"extra": e} for e in ex] or [{"extra": ""}]
             if req.marker is not None and not any(req.marker.evaluate(e) for e in envs):
@@ -145,16 +151,32 @@ def build_project_wheel(src: Path, out_dir: Path) -> Path:
     return found[-1]
 
 
+def wheel_requires(whl: Path) -> list[str]:
+    """``Requires-Dist`` lines of a wheel's METADATA."""
+    import email.parser
+
+    with zipfile.ZipFile(whl) as z:
+        name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = email.parser.Parser().parsestr(z.read(name).decode())
+    return meta.get_all("Requires-Dist") or []
+
+
+def project_wheel(out_dir: Path) -> Path:
+    """This project's wheel: built from an editable checkout, else repacked from the install."""
+    dist = md.distribution(PROJECT)
+    src = _is_editable(dist)
+    return build_project_wheel(src, out_dir) if src is not None else repack(dist, out_dir)
+
+
 def wheelhouse_from_env(out_dir: Path, progress=None) -> list[Path]:
-    """Repack the running environment's dependency closure into ``out_dir``."""
+    """This project's wheel plus its installed dependency closure, repacked, into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    wheels = []
-    for dist in dependency_closure():
-        src = _is_editable(dist)
-        if src is not None:
-            wheels.append(build_project_wheel(src, out_dir))
-        else:
-            wheels.append(repack(dist, out_dir))
+    own = project_wheel(out_dir)
+    wheels = [own]
+    for dist in dependency_closure(root_requires=wheel_requires(own)):
+        if canonical(dist.metadata["Name"]) == PROJECT:
+            continue
+        wheels.append(repack(dist, out_dir))
         if progress:
             progress(dist.metadata["Name"])
     return wheels
@@ -165,13 +187,9 @@ def wheelhouse_from_index(out_dir: Path, target_python: str) -> list[Path]:
     if not re.fullmatch(r"3\.\d{1,2}", target_python):
         raise ParameterError(f"--target-python {target_python!r} must look like 3.11")
     out_dir.mkdir(parents=True, exist_ok=True)
-    reqs = []
-    for dist in dependency_closure():
-        src = _is_editable(dist)
-        if canonical(dist.metadata["Name"]) == PROJECT:  # pure Python: this project's wheel works on any 3.x
-            build_project_wheel(src, out_dir) if src is not None else repack(dist, out_dir)
-        else:
-            reqs.append(f"{dist.metadata['Name']}=={dist.version}")
+    own = project_wheel(out_dir)  # pure Python: this project's wheel works on any 3.x
+    reqs = [f"{d.metadata['Name']}=={d.version}" for d in dependency_closure(root_requires=wheel_requires(own))
+            if canonical(d.metadata["Name"]) != PROJECT]
     import sysconfig
 
     plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")

@@ -61,13 +61,14 @@ def test_bundle_installs_offline_in_a_fresh_venv_and_runs(tmp_path):
     rig = tmp_path / "unpacked" / "muse-rig"
     man = json.loads((rig / "manifest.json").read_text())
     assert any(w.startswith("nomad_muse_edge-") for w in man["wheels"]) and any(w.startswith("onnxruntime-") for w in man["wheels"])
-    assert (rig / "muse-serve.service").read_text().count("muse serve") == 1
+    assert "@PREFIX@/bin/muse serve" in (rig / "muse-serve.service.in").read_text()
     rig_env = {k: v for k, v in env.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")}
     rig_env.update(MUSE_HOME=str(tmp_path / "rig-home"), MUSE_PREFIX=str(tmp_path / "venv"), MUSE_SKIP_CERTIFY="1",
                    PYTHON=getattr(sys, "_base_executable", sys.executable), PIP_NO_INDEX="1")
     r = subprocess.run(["sh", str(rig / "install.sh")], capture_output=True, text=True, env=rig_env, cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
     muse = tmp_path / "venv" / "bin" / "muse"
+    assert f"ExecStart={muse} serve" in (rig / "muse-serve.service").read_text()
     out = tmp_path / "rig-out"
     demo = subprocess.run([str(muse), "--help"], capture_output=True, text=True, env=rig_env, cwd=tmp_path, timeout=120)
     cmd = ["demo", "--out", str(out)] if " demo " in demo.stdout else ["generate", "--bundled", "tonal", "-o", str(out / "c.mid")]
