@@ -12,12 +12,14 @@ make_venv
 echo "installing nomad-muse-edge into .venv ..."
 pip_install .
 
-# The main job. Until the full pipeline lands (`muse demo`), it is what exists:
-# the hardware probe with the backend each module would use, then the generator
-# continuing the bundled prompts and the analyzer on the bundled example mix
-# (files in, files out, no sound card needed).
+# The main job: the hardware probe with the backend each module would use, then
+# `muse demo` — the whole real-time pipeline (classifier, generator, renderer, mix
+# analyzer) run block by block on the bundled example clip and MIDI prompt, no
+# sound card needed: out/continuation.mid, out/render.wav, out/report.html.
+# Then the single-module jobs on the same bundled material.
 .venv/bin/muse info
 mkdir -p out
+.venv/bin/muse demo --out out
 .venv/bin/muse generate --bundled tonal --bars 4 --seed 1 -o out/tonal_continuation.mid
 .venv/bin/muse generate --bundled drums --bars 4 --seed 1 -o out/drums_continuation.mid
 # ... and the mix analyzer on the bundled example mix: meters, suggestions, HTML report
