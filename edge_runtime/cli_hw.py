@@ -172,3 +172,27 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         for n in man["notes"]:
             console.print(f"note: {n}", highlight=False)
         console.print(f"on the rig: tar xzf {Path(man['out']).name} && sh muse-rig/install.sh", highlight=False)
+
+    @app.command()
+    def serve(
+        profile: Path = typer.Option(None, "--profile", help="Machine profile (default: this machine's, else defaults)."),
+        audio_device: str = typer.Option(None, "--audio-device", help="Device index or name part (default: the JACK device)."),
+        midi_in: str = typer.Option(None, "--midi-in", help="MIDI port to read (name part); 'none' for off."),
+        midi_out: str = typer.Option(None, "--midi-out", help="MIDI port to write (name part); 'none' for off."),
+        log_file: Path = typer.Option(None, "--log-file", help="Log file (default: <data dir>/serve.log)."),
+        status_file: Path = typer.Option(None, "--status-file", help="Status JSON, replaced about once a second (default: <data dir>/status.json)."),
+        retry_s: float = typer.Option(2.0, "--retry-s", min=0.1, help="Seconds between attempts while the audio server is away."),
+        duration: float = typer.Option(None, "--duration", min=1.0, help="Stop after this many seconds (default: until SIGTERM/Ctrl-C)."),
+    ) -> None:
+        """Headless mode for a rig: the live engine from the profile, logged to a file, with a status file; restarts the
+        audio connection when the audio server comes back. Stops cleanly on SIGTERM (systemd) or Ctrl-C."""
+        console, _ = _out()
+        from edge_runtime.paths import data_dir
+        from edge_runtime.serve import serve as run_serve
+
+        lf = log_file or data_dir() / "serve.log"
+        sf = status_file or data_dir() / "status.json"
+        console.print(f"muse serve: log {lf}, status {sf} (stop with Ctrl-C or SIGTERM)", highlight=False)
+        code = run_serve(profile=str(profile) if profile else None, audio_device=audio_device, midi_in=midi_in, midi_out=midi_out,
+                         log_file=lf, status_file=sf, retry_s=retry_s, duration=duration)
+        raise typer.Exit(code)
