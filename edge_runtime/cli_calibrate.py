@@ -186,6 +186,8 @@ def register(app: typer.Typer) -> None:
         dest = prof.save(default_profile_path())
         with RunStore() as store:
             store.add("profile-import", {"from": str(file)}, summary=f"imported {file}", fingerprint=fp)
+            for n in store.notes:
+                console.print(f"note: {n}")
         console.print(f"imported {file} → {dest}")
 
     @profile_app.command("reset")
@@ -205,4 +207,6 @@ def register(app: typer.Typer) -> None:
             removed.append(str(variants))
         with RunStore() as store:
             store.add("profile-reset", {"removed": removed}, summary="profile reset")
+            for n in store.notes:
+                console.print(f"note: {n}")
         console.print("removed " + ", ".join(removed) if removed else "no profile to remove: defaults were already in use")

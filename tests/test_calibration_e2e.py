@@ -256,3 +256,14 @@ def test_export_reset_import_round_trip(calibrated, tmp_path, monkeypatch):
     assert resolve().source == str(home / "data" / "profile.json")
     kinds = [x["kind"] for x in RunStore(home / "data" / "history.sqlite").list()]
     assert kinds[:3] == ["profile-import", "profile-reset", "calibrate"]
+
+
+def test_a_corrupt_history_database_is_reported_and_moved_aside(calibrated, tmp_path):
+    home = _copy_home(calibrated, tmp_path)
+    db = home / "data" / "history.sqlite"
+    db.write_bytes(b"this is not an sqlite database" * 100)
+    r = muse(home, "profile", "reset")
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert "history database" in r.stdout and "moved to" in r.stdout
+    assert list((home / "data").glob("history.sqlite.corrupt-*"))
+    assert [x["kind"] for x in RunStore(db).list()] == ["profile-reset"]
