@@ -20,7 +20,6 @@ so); install.sh then tells the user to run ``muse calibrate`` on the rig.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import shutil
@@ -96,19 +95,11 @@ Profile: {profile}
 """
 
 
-def _sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | None = None, wheels: str = "env",
                 progress=None) -> dict:
     """Write the rig bundle to ``out`` (``.tar.gz``); returns the manifest."""
     from edge_runtime import __version__, paths
-    from edge_runtime.machine_profile import default_profile_path, read_profile
+    from edge_runtime.machine_profile import default_profile_path, read_profile, sha256_file
     from hwbench import wheelhouse
 
     out = Path(out)
@@ -161,7 +152,7 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
         created = time.strftime("%Y-%m-%d %H:%M")
         (root / "README.txt").write_text(README.format(created=created, machine=platform.node(), python=target_python,
                                                          arch=platform.machine(), profile=str(prof_src) if prof else "none"))
-        files = {str(p.relative_to(root)): _sha256(p) for p in sorted(root.rglob("*")) if p.is_file()}
+        files = {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
         manifest = {
             "version": __version__,
             "created": created,
