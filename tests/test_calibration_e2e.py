@@ -267,3 +267,28 @@ def test_a_corrupt_history_database_is_reported_and_moved_aside(calibrated, tmp_
     assert "history database" in r.stdout and "moved to" in r.stdout
     assert list((home / "data").glob("history.sqlite.corrupt-*"))
     assert [x["kind"] for x in RunStore(db).list()] == ["profile-reset"]
+
+
+WISDOM_PROBE = """
+import sys, pyfftw
+from edge_runtime.analyzer import fft
+fft.import_wisdom()
+a = pyfftw.empty_aligned((fft.DEFAULT_BATCH, int(sys.argv[1])), dtype="float64")
+b = pyfftw.empty_aligned((fft.DEFAULT_BATCH, int(sys.argv[1]) // 2 + 1), dtype="complex128")
+try:
+    pyfftw.FFTW(a, b, axes=(-1,), flags=("FFTW_MEASURE", "FFTW_WISDOM_ONLY"), threads=1)
+except RuntimeError:
+    print("no-wisdom")
+else:
+    print("planned-from-wisdom")
+"""
+
+
+def test_the_analyzer_plans_from_the_stored_wisdom(calibrated, tmp_path):
+    """FFTW_WISDOM_ONLY succeeds only when the calibration's wisdom covers the analyzer's plan."""
+    def probe_plan(home: Path, n: int) -> str:
+        env = dict(os.environ, MUSE_HOME=str(home))
+        return subprocess.run([sys.executable, "-c", WISDOM_PROBE, str(n)], capture_output=True, text=True, env=env, timeout=120).stdout.strip()
+
+    assert probe_plan(calibrated["home"], 8192) == "planned-from-wisdom"
+    assert probe_plan(tmp_path / "empty-home", 8192) == "no-wisdom"
