@@ -61,20 +61,15 @@ def peak_rss_mb() -> float:
 
 
 def int8_variants(module: str) -> list[tuple[Candidate, Path]]:
-    """INT8 variants `muse calibrate` wrote for ``module`` (files with 'int8' in their name in the data dir)."""
+    """INT8 variants `muse calibrate` wrote for ``module`` (``<data dir>/models/<module>/*.int8.{onnx,xml}``):
+    the QDQ ONNX file on ONNX Runtime, the IR on OpenVINO CPU."""
     from edge_runtime.paths import data_dir
 
-    out = []
-    d = data_dir() / "models"
+    d = data_dir() / "models" / module
     if not d.is_dir():
-        return out
-    for p in sorted(d.glob(f"{module}*int8*")):
-        if p.suffix == ".xml":
-            out.append((Candidate("openvino", "CPU", "int8"), p))
-        elif p.suffix == ".onnx":
-            out.append((Candidate("onnxruntime", "CPU", "int8"), p))
-            out.append((Candidate("openvino", "CPU", "int8"), p))
-    return out
+        return []
+    out = [(Candidate("onnxruntime", "CPU", "int8"), p) for p in sorted(d.glob("*.int8.onnx"))]
+    return out + [(Candidate("openvino", "CPU", "int8"), p) for p in sorted(d.glob("*.int8.xml"))]
 
 
 def _candidates(module: str, default_path: Path) -> list[tuple[Candidate, Path]]:
@@ -132,7 +127,7 @@ def bench_generator_cells(calls: int, warmup: int) -> list[dict]:
     return rows
 
 
-def bench_classifier_cells(calls: int, warmup: int, block_sizes: tuple[int, ...], hop_ms: float) -> list[dict]:
+def bench_classifier_cells(calls: int, warmup: int, block_sizes: tuple[int, ...], hops_ms: tuple[float, ...]) -> list[dict]:
     from backends.registry import get_backend
     from edge_runtime.classifier.stream import ClassifierConfig, StreamingClassifier, default_model_path
 
@@ -140,7 +135,7 @@ def bench_classifier_cells(calls: int, warmup: int, block_sizes: tuple[int, ...]
     x = np.random.default_rng(0).standard_normal((1, 1, 128, 8)).astype(np.float32)
     sr = 48000
     audio = (np.random.default_rng(1).standard_normal(sr * 4) * 0.1).astype(np.float32)
-    frames_per_s = 1000.0 / hop_ms
+    frames_per_s = 1000.0 / hops_ms[0]
     for cand, path in _candidates("classifier", default_model_path()):
         base = {"module": "classifier", "backend": cand.runtime, "device": cand.device, "precision": cand.precision,
                 "model": path.name, "budget_us": 10000.0}
@@ -152,8 +147,8 @@ def bench_classifier_cells(calls: int, warmup: int, block_sizes: tuple[int, ...]
         s = time_calls(lambda: m.run({"mel": x}), calls, warmup)
         rows.append({**base, **s, "size": "[1,1,128,8]", "unit": "model call",
                      "cpu_percent_one_core": 100.0 * frames_per_s / s["calls_per_s"], "peak_rss_mb": peak_rss_mb(),
-                     "rate": f"{frames_per_s:.0f} frames/s (hop {hop_ms:g} ms)"})
-        for n in block_sizes:
+                     "rate": f"{frames_per_s:.0f} frames/s (hop {hops_ms[0]:g} ms)"})
+        for n, hop_ms in ((n, h) for h in hops_ms for n in block_sizes):
             sc = StreamingClassifier(sr, m, ClassifierConfig(hop_ms=hop_ms))
             pos = [0]
 
@@ -164,7 +159,7 @@ def bench_classifier_cells(calls: int, warmup: int, block_sizes: tuple[int, ...]
 
             blocks = max(calls, int(0.5 * sr / n))
             s = time_calls(push, blocks, max(warmup, int(0.2 * sr / n)))
-            rows.append({**base, **s, "size": f"block {n}", "unit": "streaming push (mel + model when a hop is due + vote)",
+            rows.append({**base, **s, "size": f"block {n}, hop {hop_ms:g} ms", "unit": "streaming push (mel + model when a hop is due + vote)",
                          "budget_us": 1e6 * n / sr, "cpu_percent_one_core": 100.0 * (sr / n) / s["calls_per_s"],
                          "peak_rss_mb": peak_rss_mb(), "rate": f"{sr / n:.0f} blocks/s at {sr} Hz"})
     return rows
@@ -287,7 +282,8 @@ def run_suite(*, quick: bool = False, realtime_s: float | None = None, progress=
     say("generator cells")
     matrix = bench_generator_cells(calls, warmup)
     say("classifier cells")
-    matrix += bench_classifier_cells(calls, warmup, (256,) if quick else (64, 128, 256, 512, 1024), t.classifier_hop_ms)
+    hops = (t.classifier_hop_ms,) if quick else tuple(sorted({t.classifier_hop_ms, 20.0, 50.0}))
+    matrix += bench_classifier_cells(calls, warmup, (t.block_size,) if quick else (64, 128, 256, 512, 1024), hops)
     say("analyzer cells")
     matrix += bench_analyzer_cells((t.analyzer_fft_size,) if quick else (2048, 4096, 8192, 16384), t.analyzer_period_s, 3 if quick else 10)
     say("baselines: PyTorch eager, numpy.fft vs FFTW")
