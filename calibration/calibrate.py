@@ -217,7 +217,15 @@ def calibrate_module(name: str, src: Path, probe, settings: ModeSettings, out_di
     notes += qnotes
     int8_path = {str(v.candidate): v for v in variants}
     rows: list[dict] = []
-    ref = None
+    # the FP32 reference: the first FP32 candidate that loads (ORT first when installed)
+    ref = ref_key = None
+    for cand in (c for c in cands if c.precision == "fp32"):
+        try:
+            ref = mod.outputs(get_backend(cand.runtime).load(src, device=cand.device, precision="fp32", state=mod.state))
+            ref_key = str(cand)
+            break
+        except BackendError as e:
+            notes.append(f"{name}: {cand} cannot serve as the FP32 reference ({first_line(e)})")
     for i, cand in enumerate(cands):
         tick(f"{cand}: gate + latency", 0.2 + 0.8 * i / max(1, len(cands)))
         key = str(cand)
@@ -237,11 +245,10 @@ def calibrate_module(name: str, src: Path, probe, settings: ModeSettings, out_di
             rows.append(row)
             continue
         if ref is None:
-            if cand.precision != "fp32":
-                row["error"] = "no FP32 reference loaded before it"
-                rows.append(row)
-                continue
-            ref = out
+            row["error"] = "no FP32 reference could be loaded to gate it against"
+            rows.append(row)
+            continue
+        if key == ref_key:
             row["reference"] = True
         g = mod.verdict(ref, out)
         row["gate"] = {"passed": g.passed, "reason": g.reason, **g.metrics}

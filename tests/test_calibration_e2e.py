@@ -292,3 +292,24 @@ def test_the_analyzer_plans_from_the_stored_wisdom(calibrated, tmp_path):
 
     assert probe_plan(calibrated["home"], 8192) == "planned-from-wisdom"
     assert probe_plan(tmp_path / "empty-home", 8192) == "no-wisdom"
+
+
+def test_replay_does_the_work_due_per_block():
+    from calibration.replay import replay
+    from edge_runtime.machine_profile import TunedConfig
+
+    cfg = TunedConfig(block_size=1024, classifier_hop_ms=40.0, analyzer_fft_size=4096)
+    cls = (models_dir() / "classifier.onnx", Candidate("onnxruntime")) if (models_dir() / "classifier.onnx").is_file() else None
+    r = replay(cfg, classifier=cls, generator=(models_dir() / "generator.onnx", Candidate("onnxruntime")),
+               tokens_per_beat=10.0, tempo_bpm=120.0, blocks=300)
+    seconds = 300 * 1024 / 48000
+    assert r.blocks == 300 and r.period_ms == pytest.approx(1000 * 1024 / 48000)
+    assert abs(r.generator_steps - 10.0 * 2.0 * seconds) <= 1  # 20 tokens/s, accumulated per block
+    if cls is not None:
+        assert abs(r.classifier_calls - seconds / 0.040) <= 2  # one classification per 40 ms hop
+    assert 0 <= r.misses <= r.blocks and r.median_ms <= r.p99_ms <= r.max_ms and r.wall_s >= 0.9 * seconds  # paced
+
+
+def test_calibrate_flags_are_checked():
+    r = muse(Path("/nonexistent-home-never-written"), "calibrate", "--quick", "--thorough")
+    assert r.returncode == 2 and "give --quick or --thorough, not both" in r.stderr and "Traceback" not in r.stderr
