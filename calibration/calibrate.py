@@ -210,8 +210,7 @@ def calibrate_module(name: str, src: Path, probe, settings: ModeSettings, out_di
     runtimes = sorted({c.runtime for c in cands if c.precision == "int8"})
     devices = sorted({c.device for c in cands if c.runtime == "openvino" and c.precision == "int8"})
     try:
-        feeds = mod.feeds()
-        variants, qnotes = make_int8_variants(name, src, feeds, out_dir / name, runtimes=runtimes, devices=devices or ("CPU",))
+        variants, qnotes = make_int8_variants(name, src, mod.feeds, out_dir / name, runtimes=runtimes, devices=devices or ("CPU",))
     except MuseError as e:
         variants, qnotes = [], [f"{name}: INT8 not made ({e})"]
     notes += qnotes

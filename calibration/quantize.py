@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,7 +145,7 @@ def weights_ir(src: Path, out: Path) -> Path:
 def make_int8_variants(
     module: str,
     src: Path,
-    feeds: Sequence[dict[str, np.ndarray]],
+    feeds: Sequence[dict[str, np.ndarray]] | Callable[[], Sequence[dict[str, np.ndarray]]],
     out_dir: Path,
     *,
     runtimes: Sequence[str] = ("onnxruntime", "openvino"),
@@ -153,8 +153,9 @@ def make_int8_variants(
 ) -> tuple[list[Variant], list[str]]:
     """INT8 variants of ``src`` for each runtime, plus notes (what was done, what failed and why).
 
-    ``feeds`` are ~300 calibration inputs from the module's real data; they
-    are ignored for weight-only compression.  A route that fails (e.g. no
+    ``feeds`` are ~300 calibration inputs from the module's real data (or a
+    function making them, called only when activation quantization needs
+    them; weight-only compression does not).  A route that fails (e.g. no
     ``onnx`` package for the QDQ route) is skipped with a note; the other
     route still runs.
     """
@@ -169,6 +170,8 @@ def make_int8_variants(
                "which NNCF and ORT leave in FP32 and which static activation INT8 would hurt; "
                "embedding and output layers are compressed, the recurrent layers stay FP32")
         notes.append(why)
+    if not weight_only and callable(feeds):
+        feeds = feeds()
     stem = src.stem
     out: list[Variant] = []
     routes = []
