@@ -326,3 +326,56 @@ def test_demo_cli_end_to_end(tmp_path):
     s = json.loads(r.stdout)
     assert s["generated_notes"] > 0 and s["counters"]["render_underruns"] == 0
     assert {p.name for p in tmp_path.iterdir()} >= {"continuation.mid", "render.wav", "report.html"}
+
+
+def test_fluidsynth_renderer_plays_the_notes_when_installed():
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth not installed (the test extra installs it)")
+    from edge_runtime.engine.synth import find_soundfont, make_renderer
+
+    if find_soundfont() is None:
+        pytest.skip("no GM soundfont (scripts/test.sh installs timgm6mb-soundfont)")
+    r = make_renderer("fluidsynth", 48000)
+    assert r.name == "fluidsynth"
+    evs = [NoteEvent(4800, 24000, 60, 100, 0, 0), NoteEvent(30000, 31000, 38, 110, 9, 0)]
+    out = np.zeros((48128, 2), np.float32)
+    blk = np.zeros((256, 2), np.float32)
+    for i in range(0, out.shape[0], 256):
+        r.render(blk, i, [e for e in evs if i <= e.start < i + 256])
+        out[i:i + 256] = blk
+    a = np.abs(out).max(axis=1)
+    assert a[:4800].max() < 1e-3 and a[4800:6000].max() > 1e-2  # silent before the note, sounding after
+    assert a[30000:31500].max() > 1e-2 and a.max() <= 1.0
+
+
+def test_auto_renderer_falls_back_to_builtin_without_fluidsynth(monkeypatch):
+    import builtins
+
+    from edge_runtime.engine.synth import make_renderer
+
+    real = builtins.__import__
+
+    def no_fluidsynth(name, *a, **k):
+        if name == "fluidsynth":
+            raise ImportError("No module named 'fluidsynth'")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_fluidsynth)
+    assert make_renderer("auto", 48000).name == "builtin"
+    with pytest.raises(ParameterError, match="builtin"):
+        make_renderer("fluidsynth", 48000)
+
+
+def test_engine_config_comes_from_the_profile_and_flags_override():
+    from edge_runtime.machine_profile import TunedConfig
+
+    tuned = TunedConfig(sample_rate=44100, block_size=128, classifier_hop_ms=30.0, generator_chunk="bar",
+                        generator_lookahead_beats=4.0, analyzer_fft_size=4096, analyzer_period_s=0.5)
+    c = EngineConfig.from_tuned(tuned, block_size=None, lookahead_beats=None)
+    assert (c.sample_rate, c.block_size, c.classifier_hop_ms, c.chunk, c.lookahead_beats, c.analyzer_fft_size,
+            c.analyzer_period_s) == (44100, 128, 30.0, "bar", 4.0, 4096, 0.5)
+    c2 = EngineConfig.from_tuned(tuned, block_size=512, chunk="beat")
+    assert (c2.block_size, c2.chunk, c2.lookahead_beats) == (512, "beat", 4.0)
+    with pytest.raises(ParameterError, match="block-size"):
+        EngineConfig.from_tuned(tuned, block_size=4096)
+    with pytest.raises(ParameterError, match="unknown"):
+        EngineConfig.from_tuned(tuned, blocksize=256)

@@ -62,7 +62,8 @@ class EngineConfig:
     genre : str
         Analyzer target (a shipped genre name or a target file).
     renderer : str
-        ``auto``, ``builtin`` or ``fluidsynth``.
+        ``auto`` (FluidSynth with a GM soundfont when both are installed, else the built-in numpy
+        synth, which needs no soundfont), ``builtin`` or ``fluidsynth``.
     max_infer_s : float
         Generator chunks slower than this (s) count as late even offline (deadline statistics).
     """
@@ -92,7 +93,7 @@ class EngineConfig:
     follow_midi_clock: bool = False
     prompt_idle_beats: float = 1.0
     genre: str = "pop"
-    renderer: str = "builtin"
+    renderer: str = "auto"
 
     def __post_init__(self) -> None:
         if not 8000 <= self.sample_rate <= 192000:

@@ -142,13 +142,17 @@ class LiveRunner:
         self._old_switch = sys.getswitchinterval()
         if self.switch_interval_s is not None:
             sys.setswitchinterval(self.switch_interval_s)
-        idle = self.cfg.period_s / 4
+        period = self.cfg.period_s
+        # how long each worker sleeps when it had nothing to do (s): the renderer must never let the
+        # out ring run dry; MIDI out sends on time to ~1 ms; the others have slack of a hop or more
+        idle = {"renderer": period / 4, "generator": period, "classifier": min(period, 0.005), "capture": period,
+                "analyzer": 0.02, "midi in": 0.001, "midi out": 0.001}
         workers = list(self.p.workers) + [w for w in (self.midi_in, self.midi_out) if w is not None]
         # generator and renderer first, so the first blocks are ready before the stream starts
         self.p.generator.step()
         self.p.renderer.step()
         for w in workers:
-            t = _WorkerThread(w, self, 0.001 if w.name.startswith("midi") else idle)
+            t = _WorkerThread(w, self, idle.get(w.name, period / 4))
             t.start()
             self.threads.append(t)
         try:

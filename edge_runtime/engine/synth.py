@@ -208,8 +208,11 @@ class FluidSynthRenderer:
 
     def _seg(self, out: np.ndarray, a: int, b: int) -> None:
         if b > a:
-            s = np.asarray(self.fs.get_samples(b - a), dtype=np.float32).reshape(-1, 2) / 32768.0
-            out[a:b, :2] = s[: b - a]
+            s = np.asarray(self.fs.get_samples(b - a), dtype=np.float32).reshape(-1, 2)[: b - a] / 32768.0
+            if out.shape[1] == 1:
+                out[a:b, 0] = s.mean(axis=1)  # a mono engine gets the sum of FluidSynth's stereo pair
+            else:
+                out[a:b, :2] = s
 
     def render(self, out: np.ndarray, start: int, events: list[NoteEvent]) -> None:
         n = out.shape[0]
