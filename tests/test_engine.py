@@ -379,3 +379,43 @@ def test_engine_config_comes_from_the_profile_and_flags_override():
         EngineConfig.from_tuned(tuned, block_size=4096)
     with pytest.raises(ParameterError, match="unknown"):
         EngineConfig.from_tuned(tuned, blocksize=256)
+
+
+def test_dashboard_shows_every_section():
+    from rich.console import Console
+
+    from edge_runtime.engine.dashboard import render
+    from edge_runtime.engine.setup import build_pipeline
+    from edge_runtime.examples import example_path
+    from edge_runtime.analyzer.audio_io import read_audio
+
+    y, info = read_audio(example_path())
+    cfg = EngineConfig(sample_rate=info.sr, seed=1, renderer="builtin", lookahead_beats=4.0)
+    p = build_pipeline(cfg, _active(), realtime=False, prompt=None)
+    e, bs = p.engine, cfg.block_size
+    out = np.zeros((bs, 2), np.float32)
+    for i in range(0, int(3 * info.sr) // bs * bs, bs):
+        p.generator.step()
+        p.renderer.step()
+        e.process_block(np.ascontiguousarray(y[i:i + bs], dtype=np.float32), out)
+        if p.classifier is not None:
+            p.classifier.step()
+        p.analyzer.step()
+    con = Console(width=170, record=True, file=open(os.devnull, "w"))
+    con.print(render(e, ports={"in": "muse-in:in", "out": "muse-out:out"}))
+    text = con.export_text()
+    for needle in ("track type", "generated", "tonal balance", "meters", "true peak", "suggestions",
+                   "per-module latency", "renderer", "generator", "analyzer", "xruns", "deadline misses", "fallbacks",
+                   "muse-in:in"):
+        assert needle in text, needle
+    assert sum(b.name in text for b in e.report.tonal.bands) == 7
+    assert "▇" in text  # the piano roll has generated notes in it
+
+
+def test_midi_clock_follower_is_not_fooled_by_period_quantised_arrival():
+    f = MidiClockFollower()
+    period = 256 / 48000
+    dt = 60.0 / (90.0 * CLOCK_PPQN)  # 27.8 ms: arrives after 5 or 6 periods
+    for i in range(1, 100):
+        f.pulse(np.ceil(i * dt / period) * period)
+    assert f.bpm == pytest.approx(90.0, abs=0.5)

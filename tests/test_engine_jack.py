@@ -221,3 +221,53 @@ def test_server_vanishing_mid_run_exits_cleanly(tmp_path):
     assert "Traceback" not in err
     assert proc.returncode == 1, (proc.returncode, err[-800:])
     assert "stopped early" in out and "audio server went away" in out
+
+
+def test_follows_incoming_midi_clock(jack_server):
+    import rtmidi
+
+    client = f"muse{uuid.uuid4().hex[:4]}"
+    r = _runner(jack_server, cfg=_cfg(tempo_bpm=120.0, follow_midi_clock=True), client=client, midi_out="none")
+    send = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="t-clock")
+    send.open_virtual_port("out")
+    r.start()
+    try:
+        jack_server.run("jack_connect", "t-clock:out", f"{client}-in:in")
+        dt = 60.0 / (90.0 * 24)  # 90 BPM, 24 pulses per quarter note
+        t_next = time.perf_counter()
+        send.send_message([0xFA])
+        for _ in range(24 * 5):
+            while time.perf_counter() < t_next:
+                time.sleep(0.0005)
+            send.send_message([0xF8])
+            t_next += dt
+        time.sleep(0.2)
+        assert r.poll() is None
+    finally:
+        r.stop("test")
+        send.close_port()
+        send.delete()
+    assert r.midi_in.follower.pulses >= 100
+    assert r.engine.clock.bpm == pytest.approx(90.0, abs=2.0)
+
+
+def test_ctrl_c_stops_cleanly_with_a_summary(jack_server, tmp_path):
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "edge_runtime", "live", "--no-dashboard", "--midi-in", "none",
+                             "--midi-out", "none"], cwd=ROOT, env={**os.environ, "MUSE_HOME": str(tmp_path)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 30 and "PortAudio:out_0" not in " ".join(jack_server.ports()):
+            assert proc.poll() is None, proc.communicate()[1]
+            time.sleep(0.3)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 0, err[-800:]
+    assert "stopped: Ctrl-C" in out and "xruns" in out and "deadline misses" in out and "Traceback" not in err

@@ -73,9 +73,12 @@ class TempoClock:
 class MidiClockFollower:
     """Tempo from incoming MIDI timing clock (0xF8, 24 per quarter note).
 
-    The tempo is the median pulse interval over the last ``window`` pulses,
-    so one late pulse does not move it; it changes the clock only when it
-    differs by more than ``tolerance_bpm``.
+    The tempo is the mean pulse interval over the last ``window`` pulses,
+    leaving out intervals more than 50 % away from their median (a late or
+    lost pulse).  The mean, not the median, because pulses arrive quantised
+    to the audio server's period (26.7 or 32 ms for a 27.8 ms pulse at
+    5.33 ms periods): the median would snap to one of them.  The clock
+    changes only when the estimate moves by more than ``tolerance_bpm``.
     """
 
     def __init__(self, window: int = 48, tolerance_bpm: float = 0.5) -> None:
@@ -91,11 +94,12 @@ class MidiClockFollower:
         if len(self._t) < 8:
             return None
         ts = list(self._t)
-        d = sorted(b - a for a, b in zip(ts, ts[1:]))
-        med = d[len(d) // 2]
+        d = [b - a for a, b in zip(ts, ts[1:])]
+        med = sorted(d)[len(d) // 2]
         if med <= 0:
             return None
-        bpm = 60.0 / (med * CLOCK_PPQN)
+        good = [x for x in d if abs(x - med) <= 0.5 * med]
+        bpm = 60.0 / (sum(good) / len(good) * CLOCK_PPQN)
         lo, hi = TEMPO_RANGE_BPM
         if not lo <= bpm <= hi:
             return None
