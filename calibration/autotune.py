@@ -67,7 +67,7 @@ class Budget:
 
     def __post_init__(self) -> None:
         if not 2.0 <= self.e2e_ms <= 500.0:
-            raise ParameterError(f"budget e2e_ms={self.e2e_ms} must be within 2–500 ms")
+            raise ParameterError(f"budget {self.e2e_ms:g} ms (--budget-ms) must be within 2–500 ms")
         if self.classifier_ms <= 0 or self.analyzer_update_s <= 0:
             raise ParameterError("classifier_ms and analyzer_update_s must be > 0")
         if not 0.0 <= self.margin <= 5.0:

@@ -140,7 +140,7 @@ def test_generator_lookahead_and_analyzer_period():
 def test_malformed_tables_and_budgets_are_refused():
     with pytest.raises(ParameterError, match="incomplete or malformed"):
         autotune.Timings.from_dict({"sample_rate": 48000})
-    with pytest.raises(ParameterError, match="e2e_ms"):
+    with pytest.raises(ParameterError, match="--budget-ms"):
         autotune.Budget(e2e_ms=0.5)
 
 
