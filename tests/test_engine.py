@@ -419,3 +419,28 @@ def test_midi_clock_follower_is_not_fooled_by_period_quantised_arrival():
     for i in range(1, 100):
         f.pulse(np.ceil(i * dt / period) * period)
     assert f.bpm == pytest.approx(90.0, abs=0.5)
+
+
+def test_a_new_prompt_cancels_the_old_continuation_from_its_bar_line():
+    from edge_runtime.generator.midi_io import read_midi
+    from edge_runtime.generator.session import bundled_prompt
+
+    p = _pipeline(lookahead_beats=8.0, renderer="builtin")
+    g, e = p.generator, p.engine
+    g.step()
+    first = list(g.events)
+    assert first and all(ev.epoch == 1 for ev in first)
+    while True:  # what the renderer has picked up so far
+        try:
+            p.renderer._pending.append(g.render_queue.get_nowait())
+        except Exception:
+            break
+    g.set_prompt(read_midi(bundled_prompt("drums")))
+    g.step()
+    epoch, cut = e.cut
+    assert epoch == 2 and g.mode == "drums" and e.counters.reprimes == 2
+    assert all(ev.start < cut for ev in g.events if ev.epoch == 1)
+    assert any(ev.epoch == 2 for ev in g.events)
+    p.renderer.step()
+    assert not any(e.cancelled(ev) for ev in p.renderer._pending)
+    assert any(ev.start >= cut for ev in first)  # there was something to cancel

@@ -177,6 +177,8 @@ class Engine:
         self.recent_notes: deque[PlayedNote] = deque(maxlen=256)  # for the dashboard's piano roll
         self.report = None            # latest analyzer report (windowed live)
         self.feed_classifier = True   # False when there is no classifier: the input ring stays idle
+        # a re-prime cancels the previous generation's notes from ``cut_frame`` on: (epoch, cut_frame), one tuple
+        self.cut: tuple[int, int] = (0, 0)
         self.status_line = ""
 
     # -- the audio callback (real-time) ----------------------------------------------------------
@@ -229,6 +231,11 @@ class Engine:
         dry = self.out_ring.available() == 0 and self.frames > 0
         behind = self.in_ring.available() > self.in_ring.n_blocks // 2
         return recent > CPU_SHORT_LOAD or dry or behind
+
+    def cancelled(self, ev: NoteEvent) -> bool:
+        """True for a note of an older generation that starts at or after the last re-prime's cut."""
+        epoch, cut = self.cut
+        return ev.epoch < epoch and ev.start >= cut
 
     def timing(self, name: str) -> Timing:
         if name not in self.timings:  # live keeps the recent steps only (the dashboard reads them 4×/s)
@@ -347,6 +354,7 @@ class GeneratorWorker:
         self.render_queue: queue.SimpleQueue = queue.SimpleQueue()
         self.generated_notes = 0
         self.prompt_channels: set[int] = set()
+        self.epoch = 0
         self._t = engine.timing(self.name)
         self._t_step = engine.timing("generator step")
         self._steps_seen = 0
@@ -387,6 +395,12 @@ class GeneratorWorker:
         self.timeline.feed([V.BAR])
         self.mode, self.key, self.family = mode, key, stream.family
         self.anchor_beat, self.horizon = float(at_beat), 0.0
+        self.epoch += 1
+        # the previous continuation stops where this one starts (its notes from there on are dropped)
+        cut = self.e.clock.frame_at(at_beat)
+        self.e.cut = (self.epoch, cut)
+        self.events = [ev for ev in self.events if ev.start < cut]
+        self.e.recent_notes = deque((n for n in self.e.recent_notes if n.event.start < cut), maxlen=256)
         self.e.counters.reprimes += 1
 
     def set_prompt(self, score) -> None:
@@ -443,7 +457,7 @@ class GeneratorWorker:
                 late = True
                 continue
             end = max(e.clock.frame_at(beat + n.duration), start + 1)
-            ev = NoteEvent(start, end, n.pitch, n.velocity, n.channel, n.program)
+            ev = NoteEvent(start, end, n.pitch, n.velocity, n.channel, n.program, self.epoch)
             self.events.append(ev)
             self.render_queue.put(ev)
             if e.midi_out_queue is not None:
@@ -505,6 +519,8 @@ class RenderWorker:
                         self._pending.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
+            if e.cut[0] > 0:
+                self._pending = [ev for ev in self._pending if not e.cancelled(ev)]
             due = [ev for ev in self._pending if ev.start < self.pos + bs]
             if due:
                 self._pending = [ev for ev in self._pending if ev.start >= self.pos + bs]

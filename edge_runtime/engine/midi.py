@@ -157,7 +157,8 @@ class MidiOutput:
         self.port = _open(self.mo, port, "out", "out")
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         engine.midi_out_queue = self.queue
-        self._heap: list[tuple[int, int, int, int, int]] = []  # (frame, 0 off / 1 on, channel, pitch, velocity)
+        self._heap: list[tuple] = []  # (frame, 0 off / 1 on, ch, pitch, vel, id, event)
+        self._epoch_seen = 0
         self._sounding: set[tuple[int, int]] = set()
         self.sent: list[tuple[int, float, list[int]]] = []  # (scheduled frame, frame sent, message), bounded
         self._late_frames = 2 * engine.cfg.block_size
@@ -169,12 +170,16 @@ class MidiOutput:
                 ev = self.queue.get_nowait()
             except queue.Empty:
                 break
-            heapq.heappush(self._heap, (ev.start, 1, ev.channel, ev.pitch, ev.velocity))
-            heapq.heappush(self._heap, (ev.end, 0, ev.channel, ev.pitch, 0))
+            heapq.heappush(self._heap, (ev.start, 1, ev.channel, ev.pitch, ev.velocity, id(ev), ev))
+            heapq.heappush(self._heap, (ev.end, 0, ev.channel, ev.pitch, 0, id(ev), ev))
+        if e.cut[0] != self._epoch_seen:  # a re-prime: drop the old generation's notes that have not started
+            self._epoch_seen = e.cut[0]
+            self._heap = [h for h in self._heap if not e.cancelled(h[-1])]
+            heapq.heapify(self._heap)
         now = frame_now(e)
         did = False
         while self._heap and self._heap[0][0] <= now:
-            frame, on, ch, pitch, vel = heapq.heappop(self._heap)
+            frame, on, ch, pitch, vel, _, _ = heapq.heappop(self._heap)
             msg = [(0x90 if on else 0x80) | ch, pitch, vel]
             self.mo.send_message(msg)
             (self._sounding.add if on else self._sounding.discard)((ch, pitch))

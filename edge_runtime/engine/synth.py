@@ -38,6 +38,8 @@ class NoteEvent:
         MIDI key 0–127.  velocity : int 1–127.  channel : int 0–15 (9 = GM drums).
     program : int
         GM program (0-based) of the channel.
+    epoch : int
+        Generation the note belongs to; a re-prime starts a new one and cancels the old one's future notes.
     """
 
     start: int
@@ -46,6 +48,7 @@ class NoteEvent:
     velocity: int
     channel: int
     program: int = 0
+    epoch: int = 0
 
 
 def _drum_kit(sr: int, seed: int = 7) -> dict[str, np.ndarray]:
