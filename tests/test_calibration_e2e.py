@@ -313,3 +313,17 @@ def test_replay_does_the_work_due_per_block():
 def test_calibrate_flags_are_checked():
     r = muse(Path("/nonexistent-home-never-written"), "calibrate", "--quick", "--thorough")
     assert r.returncode == 2 and "give --quick or --thorough, not both" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not (models_dir() / "classifier.onnx").is_file(), reason="classifier model not shipped in this checkout")
+def test_a_classifier_variant_calibrated_on_the_wrong_scale_is_rejected(tmp_path):
+    """PTQ on inputs scaled ×1e-3 (activation ranges that miss the real data): the gate must reject it."""
+    from calibration.quantize import ptq_onnx
+
+    s = data.classifier_sets()
+    src = models_dir() / "classifier.onnx"
+    broken = ptq_onnx(src, [{"mel": f["mel"] * 1e-3} for f in s.calib_feeds(300)], tmp_path / "classifier.broken.onnx")
+    ref = gate.classifier_logits(get_backend("onnxruntime").load(src), s.val_x)
+    out = gate.classifier_logits(get_backend("onnxruntime").load(broken, precision="int8"), s.val_x)
+    v = gate.classifier_gate(ref, out, s.val_y)
+    assert not v.passed and v.metrics["drop_pts"] > 1.0 and "pts > 1" in v.reason
