@@ -104,11 +104,11 @@ def _generator_stepper(model_path: Path, cand: Candidate, seed: int = 0) -> Call
     restart()
 
     def step() -> None:
-        tok, _ = gen._draw(cfg, rng)
+        tok, _ = gen.draw(cfg, rng)
         if tok == V.EOS or len(gen.tokens) > 4096:
             restart()
             return
-        gen._feed(tok)
+        gen.feed(tok)
 
     return step
 

@@ -11,16 +11,13 @@ from edge_runtime.errors import ParameterError
 from edge_runtime.gm import FAMILIES
 
 
-def _load(backend: str | None):
+def _load(backend: str | None, profile: Path | None = None):
+    """The classifier on ``--backend`` if forced, else the machine profile's choice, else the policy's."""
     from edge_runtime.classifier.stream import load_classifier_model
+    from edge_runtime.machine_profile import module_backend
 
-    candidates = None
-    if backend:
-        from edge_runtime.policy import plan_backends
-        from edge_runtime.probe import probe
-
-        candidates = list(plan_backends("classifier", probe(), override=backend).candidates)
-    return load_classifier_model(candidates=candidates)
+    candidates, path, _ = module_backend("classifier", backend=backend, profile=profile)
+    return load_classifier_model(path, candidates=candidates)
 
 
 def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
@@ -31,6 +28,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         timeline: bool = typer.Option(False, "--timeline", help="Print the per-window timeline."),
         hop_ms: float = typer.Option(20.0, help="Classification hop, 20–50 ms."),
         backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force."),
+        profile: Path | None = typer.Option(None, "--profile", help="Machine profile (default: this machine's calibrated one, else the policy)."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Which instrument family is playing (and drums vs tonal), with a timeline."""
@@ -54,7 +52,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
 
         config = ClassifierConfig(hop_ms=hop_ms)
         probe_audio(file, min_duration_s=0.0)  # a bad file is the user's first error, before any model loads
-        loaded = _load(backend)
+        loaded = _load(backend, profile)
         res = classify_file(file, loaded.model, config)
         res["backend"] = str(loaded.candidate)
         res["backend_fallbacks"] = list(loaded.fallbacks)

@@ -10,15 +10,10 @@ import typer
 from edge_runtime.errors import ParameterError
 
 
-def _candidates(backend: str | None):
-    if not backend:
-        return None
-    from backends.base import Candidate
-    from edge_runtime.policy import plan_backends
-    from edge_runtime.probe import probe
+def _choice(backend: str | None, profile: Path | None, model: Path | None):
+    from edge_runtime.machine_profile import module_backend
 
-    plan = plan_backends("generator", probe(), override=backend)
-    return [c for c in plan.candidates if c.precision != "int8" or c == plan.candidates[0]]
+    return module_backend("generator", backend=backend, profile=profile, model=model)
 
 
 def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
@@ -36,6 +31,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         tempo: float = typer.Option(120.0, help="Tempo (BPM) when starting from nothing."),
         chunk: str = typer.Option("bar", help="Generate a 'beat' or a 'bar' at a time."),
         model: Path | None = typer.Option(None, help="Generator ONNX file (default: the shipped one)."),
+        profile: Path | None = typer.Option(None, "--profile", help="Machine profile (default: this machine's calibrated one, else the policy)."),
         out: Path = typer.Option(Path("generated.mid"), "--out", "-o", help="Output MIDI file (prompt + continuation)."),
         bundled: str | None = typer.Option(None, help="Use a bundled prompt instead of a file: 'tonal' or 'drums'."),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
@@ -50,9 +46,10 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
 
         if mode not in ("auto", "drums", "tonal"):
             raise ParameterError(f"--mode {mode!r} must be auto, drums or tonal")
+        cands, model_path, _ = _choice(backend, profile, model)
         summary = generate_file(
             prompt, out, bars=bars, mode=mode, key=key, temperature=temperature, top_p=top_p, seed=seed,
-            candidates=_candidates(backend), family=family, tempo=tempo, chunk=chunk, model_path=model,
+            candidates=cands, family=family, tempo=tempo, chunk=chunk, model_path=model_path,
         )
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
@@ -78,7 +75,8 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         from edge_runtime.generator.engine import Generator
         from edge_runtime.generator.evaluate import evaluate_dir
 
-        gen = Generator(candidates=_candidates(backend))
+        cands, model_path, _ = _choice(backend, None, None)
+        gen = Generator(model_path, candidates=cands)
         res = evaluate_dir(directory, generator=gen, max_files=max_files)
         if as_json:
             typer.echo(json.dumps(res, indent=2))

@@ -138,3 +138,19 @@ def test_corrupt_history_is_moved_aside_not_lost(tmp_path):
     kept = list(tmp_path.glob("h.sqlite.corrupt-*"))
     assert len(kept) == 1 and kept[0].read_bytes().startswith(b"this is not")
     sqlite3.connect(db).execute("SELECT * FROM runs").fetchall()
+
+
+def test_one_shot_commands_follow_the_profile_unless_forced(home, tmp_path):
+    from edge_runtime.machine_profile import module_backend
+    from edge_runtime.probe import probe
+
+    prof, model = _profile(tmp_path, fingerprint=probe().fingerprint)
+    p = prof.save(home / "data" / "profile.json")
+    cands, path, notes = module_backend("classifier")
+    assert str(cands[0]) == "onnxruntime/CPU/fp32" and path == model and not notes
+    cands, path, _ = module_backend("classifier", backend="openvino")
+    assert str(cands[0]) == "openvino/CPU/fp32" and path is None  # forced: the shipped model on the policy's order
+    assert module_backend("classifier", model=tmp_path / "mine.onnx")[:2] == (None, tmp_path / "mine.onnx")
+    assert module_backend("generator")[:2] == (None, None)  # the profile has no generator choice: defaults
+    p.unlink()
+    assert "muse calibrate" in module_backend("classifier")[2][0]

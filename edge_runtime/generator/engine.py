@@ -120,13 +120,17 @@ class Generator:
             self.grammar.feed(t)
             self.tokens.append(t)
 
-    def _draw(self, cfg: SamplingConfig, rng: np.random.Generator) -> tuple[int, float]:
+    def draw(self, cfg: SamplingConfig, rng: np.random.Generator) -> tuple[int, float]:
+        """Sample the next token under the grammar mask (temperature + top-p); returns (token, top probability).
+
+        Does not advance: :meth:`feed` the token to run the model step."""
         assert self.grammar is not None and self._logits is not None
         p = masked_probs(self._logits, self.grammar.mask(), cfg.temperature)
         tok = sample(p, cfg.top_p, rng)
         return tok, float(p.max())
 
-    def _feed(self, tok: int) -> None:
+    def feed(self, tok: int) -> None:
+        """Run one model step on ``tok`` (state carried) and advance the grammar."""
         self._logits = self._step(tok)
         self.grammar.feed(tok)
         self.tokens.append(tok)
@@ -151,12 +155,12 @@ class Generator:
         chunk: list[int] = []
         confs: list[float] = []
         while len(chunk) < max_tokens:
-            tok, conf = self._draw(cfg, rng)
+            tok, conf = self.draw(cfg, rng)
             name = V.TOKENS[tok]
             boundary = tok == V.BAR or (unit == "beat" and name.startswith("POS_") and int(name[4:]) >= beat_end)
             if boundary and chunk:
                 break
-            self._feed(tok)
+            self.feed(tok)
             chunk.append(tok)
             confs.append(conf)
             if boundary:  # a chunk that starts on its boundary token: continue into it
@@ -173,7 +177,7 @@ class Generator:
             del self.tokens[start_len:]
             for t in replacement:
                 if g.mask()[t]:
-                    self._feed(t)
+                    self.feed(t)
             return list(self.tokens[start_len:])
         self._last_valid = list(chunk)
         return chunk
