@@ -22,5 +22,8 @@ mkdir -p out
 .venv/bin/muse demo --out out
 .venv/bin/muse generate --bundled tonal --bars 4 --seed 1 -o out/tonal_continuation.mid
 .venv/bin/muse generate --bundled drums --bars 4 --seed 1 -o out/drums_continuation.mid
+# ... the classifier naming the family of the two bundled examples ...
+.venv/bin/muse classify --example piano
+.venv/bin/muse classify --example drums
 # ... and the mix analyzer on the bundled example mix: meters, suggestions, HTML report
 .venv/bin/muse analyze --example --report out/example_analysis.html
