@@ -58,6 +58,13 @@ class ReplayResult:
     cpu_misses: int = 0  # blocks whose thread CPU time alone exceeded the period
     priority: str = "normal"
     wall_s: float = 0.0
+    p95_ms: float = 0.0
+    late_starts: int = 0  # blocks that began more than a period after their slot (the sleep overshot)
+    classifier_median_ms: float = 0.0  # classifier push on blocks with a model call
+    classifier_p99_ms: float = 0.0
+    generator_step_median_ms: float = 0.0  # one sampled token (model step + mask + sampling)
+    generator_step_p99_ms: float = 0.0
+    cpu_work_s: float = 0.0  # thread CPU time of all blocks' work (pacing sleeps and spins excluded)
 
     @property
     def ok(self) -> bool:
@@ -163,6 +170,9 @@ def replay(
     acc = 0.0
     n_steps = 0
     calls0 = sc.stats.inferences if sc is not None else 0
+    cls_ns: list[int] = []
+    step_ns: list[int] = []
+    late = 0
     gc.collect()
     priority, restore = _realtime_priority()
     start = time.perf_counter_ns()
@@ -172,17 +182,25 @@ def replay(
             while (now := time.perf_counter_ns()) < wake:
                 if wake - now > 200_000:
                     time.sleep((wake - now - 100_000) / 1e9)
+            if now - wake > period_ns:
+                late += 1
             j = i % n_blocks_mix
             blk = mix[j * b : (j + 1) * b]
             c0 = time.thread_time_ns()
             t0 = time.perf_counter_ns()
             ring[(i % 8) * b : (i % 8 + 1) * b] = blk  # 1. callback → ring buffer
             if sc is not None:  # 2. classifier
+                n0 = sc.stats.inferences
+                tc = time.perf_counter_ns()
                 sc.push(blk)
+                if sc.stats.inferences > n0:
+                    cls_ns.append(time.perf_counter_ns() - tc)
             if step is not None:  # 3. generator steps due
                 acc += steps_per_block
                 while acc >= 1.0:
+                    ts = time.perf_counter_ns()
                     step()
+                    step_ns.append(time.perf_counter_ns() - ts)
                     acc -= 1.0
                     n_steps += 1
             t[i] = time.perf_counter_ns() - t0
@@ -205,6 +223,12 @@ def replay(
         restore()
     wall_s = (time.perf_counter_ns() - start) / 1e9
     ms = t / 1e6
+    c_ms = np.asarray(cls_ns, float) / 1e6
+    g_ms = np.asarray(step_ns, float) / 1e6
+
+    def q(x: np.ndarray, p: float) -> float:
+        return float(np.percentile(x, p)) if x.size else 0.0
+
     return ReplayResult(
         blocks=blocks,
         misses=int(np.sum(t > period_ns)),
@@ -217,6 +241,13 @@ def replay(
         cpu_misses=int(np.sum(cpu > period_ns)),
         priority=priority,
         wall_s=wall_s,
+        p95_ms=q(ms, 95),
+        late_starts=late,
+        classifier_median_ms=q(c_ms, 50),
+        classifier_p99_ms=q(c_ms, 99),
+        generator_step_median_ms=q(g_ms, 50),
+        generator_step_p99_ms=q(g_ms, 99),
+        cpu_work_s=float(cpu.sum()) / 1e9,
     )
 
 

@@ -89,13 +89,15 @@ def measurements(sim: dict | None, crash: str | None, survived: float, probe_rec
                             f"{sim['blocks']} blocks of {t['block_size']} samples at {t['sample_rate']} Hz, worst work {sim['worst_block_ms']:.2f} ms, "
                             f"headroom {sim['headroom_percent']:.1f} %")
         ev["classifier_frame_p99_ms"] = f"{sim['classifier_push']['n']} frames on {sim['backends']['classifier']}, hop {t['classifier_hop_ms']} ms"
-        ev["generator_step_p99_ms"] = f"{sim['generator_step']['n']} steps on {sim['backends']['generator']}"
-        ev["analyzer_update_ms"] = f"max of {sim['analyzer_update']['n']} updates, FFT {t['analyzer_fft_size']}, every {t['analyzer_period_s']} s"
+        ev["generator_step_p99_ms"] = (f"{sim['generator_step']['n']} sampled tokens on {sim['backends']['generator']} "
+                                       f"({sim['tokens_per_beat']:.1f} tokens/beat at {sim['tempo_bpm']:.0f} BPM)")
+        ev["analyzer_update_ms"] = f"worst of {sim['analyzer_update']['n']} report updates after 10 s of audio, FFT {t['analyzer_fft_size']}"
         ev["cpu_percent"] = f"process CPU time ÷ wall over {sim['seconds']:.0f} s paced"
         ev["pipeline_mb"] = (f"RSS {sim['rss_interpreter_mb']:.0f} MB Python + package → {sim['rss_before_mb']:.0f} MB runtimes initialised "
                              f"→ {sim['rss_after_mb']:.0f} MB pipeline running (models, buffers, FFT plans)")
         ev["process_rss_mb"] = "whole process incl. Python, ONNX Runtime and OpenVINO libraries"
-        ev["deadline_miss_percent"] = f"{sim['deadline_misses']} of {sim['blocks']} blocks; {sim['late_starts']} late starts"
+        ev["deadline_miss_percent"] = (f"{sim['deadline_misses']} of {sim['blocks']} blocks ({sim['cpu_misses']} from the work itself, "
+                                       f"{sim['late_starts']} late starts), at {sim['priority']}")
         ev["run_s"] = f"{sim['blocks']} blocks ({sim['blocks'] * sim['period_ms'] / 1000:.1f} s of audio) in {sim['seconds']:.1f} s without a crash"
     return m
 

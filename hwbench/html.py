@@ -90,6 +90,7 @@ def _table(rows: list[dict], cols: list[tuple[str, str]], table_id: str) -> str:
         cells = []
         for k, _ in cols:
             v = r.get(k, "")
+            v = "" if v is None else v
             cells.append(f"<td>{v:.3g}</td>" if isinstance(v, float) else f"<td>{_e(v)}</td>")
         cls = ' class="err"' if "error" in r else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
@@ -122,11 +123,12 @@ def render_bench_html(res: dict) -> str:
     if rt:
         out.append("<h2>Real-time simulation</h2><div id='realtime'>"
                    f"<p>{rt['blocks']} blocks of {rt['tuned']['block_size']} samples at {rt['tuned']['sample_rate']} Hz "
-                   f"(period {rt['period_ms']:.2f} ms), paced for {rt['seconds']:.1f} s; classifier {_e(rt['backends']['classifier'])}, "
-                   f"generator {_e(rt['backends']['generator'])}.</p>"
-                   + _table([{"what": k, **rt[k]} for k in ("block_work", "classifier_push", "generator_chunk", "generator_step", "analyzer_ingest", "analyzer_update")],
+                   f"(period {rt['period_ms']:.2f} ms), paced for {rt['seconds']:.1f} s at {_e(rt['priority'])}; classifier {_e(rt['backends']['classifier'])}, "
+                   f"generator {_e(rt['backends']['generator'])} at {rt['tokens_per_beat']:.1f} tokens/beat and {rt['tempo_bpm']:.0f} BPM.</p>"
+                   + _table([{"what": k, **rt[k]} for k in ("block_work", "classifier_push", "generator_step", "analyzer_update")],
                             [("what", "work"), ("n", "n"), ("median_ms", "median ms"), ("p95_ms", "p95 ms"), ("p99_ms", "p99 ms"), ("max_ms", "max ms")], "realtime-table")
-                   + f"<p>deadline misses {rt['deadline_misses']} ({rt['deadline_miss_percent']:.3f} %), worst block {rt['worst_block_ms']:.2f} ms, "
+                   + f"<p>deadline misses {rt['deadline_misses']} ({rt['deadline_miss_percent']:.3f} %; {rt['cpu_misses']} from the work itself, "
+                   f"{rt['late_starts']} late starts), worst block {rt['worst_block_ms']:.2f} ms, "
                    f"headroom {rt['headroom_percent']:.1f} %, CPU {rt['cpu_percent']:.1f} % of one core, RSS {rt['rss_after_mb']:.0f} MB "
                    f"(pipeline {rt['pipeline_mb']:.0f} MB)</p></div>")
     cols = [("module", "module"), ("backend", "backend"), ("device", "device"), ("precision", "precision"), ("size", "size"),
