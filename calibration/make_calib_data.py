@@ -105,22 +105,13 @@ def sample_windows(items, per_family: int, rng: np.random.Generator) -> tuple[np
 
 
 def generator_streams(roots: list[Path], split: str, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-    from edge_runtime.errors import MuseError
-    from edge_runtime.generator.midi_io import read_midi
-    from edge_runtime.generator.tokenizer import HEADER_LEN, score_streams
-    from training.generator_data import find_midi_files, split_files
+    from training.generator_data import find_midi_files, load_streams, split_files
 
     pool = []
     for root in roots:
         files = split_files(find_midi_files(root), root=root)[split]
-        for f in files:
-            try:
-                score = read_midi(f)
-            except MuseError:
-                continue
-            for s in score_streams(score):
-                if len(s.tokens) > HEADER_LEN + 64:
-                    pool.append((root.name, s.mode, np.asarray(s.tokens[:GEN_STREAM_TOKENS], np.int16)))
+        for _, mode, tokens in load_streams(files, root, min_body_tokens=64):
+            pool.append((root.name, mode, np.asarray(tokens[:GEN_STREAM_TOKENS], np.int16)))
     drums = [p for p in pool if p[1] == "drums"]
     tonal = [p for p in pool if p[1] != "drums"]
     n_drums = min(len(drums), max(2, n // 6))

@@ -69,7 +69,6 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
     ) -> None:
         """NLL per token and perplexity of the shipped generator and of its n-gram baseline."""
         from rich.console import Console
-        from rich.progress import track  # noqa: F401
         from rich.table import Table
 
         from edge_runtime.generator.engine import Generator

@@ -127,7 +127,7 @@ def plan_backends(
         rest = [c for c in cands if str(c) not in measurements]
         cands = measured + rest
         if measured:
-            reasons.insert(0, f"measured order: " + ", ".join(f"{c} p99 {measurements[str(c)]:.3f} ms" for c in measured))
+            reasons.insert(0, "measured order: " + ", ".join(f"{c} p99 {measurements[str(c)]:.3f} ms" for c in measured))
     if override:
         forced = Candidate.parse(override)
         cands = [forced] + [c for c in cands if c != forced]

@@ -57,7 +57,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import shutil
 import struct
 import subprocess

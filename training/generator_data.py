@@ -71,7 +71,8 @@ def export_music21_corpus(out_dir: Path, collections: Sequence[str] = DEFAULT_MU
                 continue
             jobs.append((str(src), str(d / (src.stem + ".mid"))))
     with Pool(workers) as pool:
-        done = [r for r in pool.imap_unordered(_export_one, jobs, chunksize=4) if r]
+        for _ in pool.imap_unordered(_export_one, jobs, chunksize=4):
+            pass
     return sorted(p for p in out_dir.rglob("*.mid") if p.stat().st_size > 0)
 
 
@@ -180,3 +181,24 @@ def windows(tokens: Sequence[int], length: int, stride: int) -> Iterable[np.ndar
             break
         last = b
         yield np.array(header + chunk + [V.PAD] * (step - len(chunk)), dtype=np.int64)
+
+
+def load_streams(files, root, *, min_body_tokens: int = 8) -> list[tuple[str, str, list[int]]]:
+    """(file relative to ``root``, mode, tokens) for every stream of every readable file; unreadable files are skipped.
+
+    A stream needs more than ``min_body_tokens`` tokens after its header.
+    """
+    from edge_runtime.errors import MuseError
+    from edge_runtime.generator.midi_io import read_midi
+    from edge_runtime.generator.tokenizer import HEADER_LEN, score_streams
+
+    out = []
+    for f in files:
+        try:
+            score = read_midi(f)
+        except MuseError:
+            continue
+        for s in score_streams(score):
+            if len(s.tokens) > HEADER_LEN + min_body_tokens:
+                out.append((str(f.relative_to(root) if f.is_relative_to(root) else f), s.mode, list(s.tokens)))
+    return out

@@ -22,11 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_runtime.errors import MuseError
 from edge_runtime.generator import vocab as V
-from edge_runtime.generator.midi_io import read_midi
 from edge_runtime.generator.ngram import NGram
-from edge_runtime.generator.tokenizer import HEADER_LEN, score_streams
+from edge_runtime.generator.tokenizer import HEADER_LEN
 from training.generator_data import (
     DEBIAN_MIDI_DIRS,
     DEFAULT_MUSIC21,
@@ -37,22 +35,11 @@ from training.generator_data import (
     transpose_tokens,
     windows,
 )
+from training.generator_data import load_streams
 from training.generator_model import GeneratorGRU, count_params, export_step_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def load_streams(files, root) -> list[tuple[str, str, list[int]]]:
-    out = []
-    for f in files:
-        try:
-            score = read_midi(f)
-        except MuseError:
-            continue
-        for s in score_streams(score):
-            if len(s.tokens) > HEADER_LEN + 8:
-                out.append((str(f.relative_to(root) if f.is_relative_to(root) else f), s.mode, list(s.tokens)))
-    return out
 
 
 def collect(data_dir: Path, extra: list[Path]) -> dict[str, list]:
