@@ -29,6 +29,11 @@ def _label(r: dict) -> str:
     return f"{r['module']} {r['backend']}/{r['device']}/{r['precision']} {r['size']}"
 
 
+def _tick(us: float) -> str:
+    """A decade's label: µs below 1 ms, ms below 1 s, then s."""
+    return f"{us:g} µs" if us < 1e3 else f"{us / 1e3:g} ms" if us < 1e6 else f"{us / 1e6:g} s"
+
+
 def latency_svg(rows: list[dict]) -> str:
     """Horizontal log-scale chart: one line per cell with median, p95, p99 and max marks and its budget line."""
     rows = [r for r in rows if "median_us" in r]
@@ -47,7 +52,7 @@ def latency_svg(rows: list[dict]) -> str:
     for dec in range(math.ceil(lx0), math.floor(lx1) + 1):
         xv = x(10**dec)
         s.append(f'<line x1="{xv:.1f}" y1="20" x2="{xv:.1f}" y2="{h - 10}" stroke="#eee"/>'
-                 f'<text x="{xv:.1f}" y="14" text-anchor="middle">{10**dec:g} µs</text>')
+                 f'<text x="{xv:.1f}" y="14" text-anchor="middle">{_tick(10**dec)}</text>')
     for i, r in enumerate(rows):
         y = 30 + i * row_h
         s.append(f'<text x="4" y="{y + 4}">{_e(_label(r))}</text>')
