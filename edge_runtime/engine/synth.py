@@ -199,7 +199,13 @@ class FluidSynthRenderer:
     name = "fluidsynth"
 
     def __init__(self, sr: int, soundfont: str | Path, *, gain: float = 0.5) -> None:
-        import fluidsynth  # optional: `pip install pyfluidsynth` plus the system libfluidsynth
+        import contextlib
+        import sys
+
+        # pyfluidsynth prints "'fluidsynth' was found at ..." on stdout when $CI is set;
+        # stdout carries our --json output, so its import chatter goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            import fluidsynth  # optional: `pip install pyfluidsynth` plus the system libfluidsynth
 
         self.sr = int(sr)
         self.fs = fluidsynth.Synth(samplerate=float(sr), gain=gain)
