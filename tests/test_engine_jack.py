@@ -256,7 +256,10 @@ def test_ctrl_c_stops_cleanly_with_a_summary(jack_server, tmp_path):
 
     proc = subprocess.Popen([sys.executable, "-m", "edge_runtime", "live", "--no-dashboard", "--midi-in", "none",
                              "--midi-out", "none"], cwd=ROOT, env={**os.environ, "MUSE_HOME": str(tmp_path)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # as from a terminal: a runner started in the background (`cmd &` in a script)
+                            # ignores SIGINT, and children would inherit that
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < 30 and "PortAudio:out_0" not in " ".join(jack_server.ports()):
