@@ -30,6 +30,7 @@ from edge_runtime.generator.keys import scale_pitch_classes
 from edge_runtime.generator.midi_io import read_midi
 from edge_runtime.generator.tokenizer import score_streams
 from training.generator_data import find_midi_files, split_files
+from training.lmms_drums import provenance as lmms_provenance_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,6 +89,12 @@ def main(argv=None) -> None:
         test_files += split_files(find_midi_files(root), root=root)["test"]
     rates = generation_rates(model, test_files)
     val, test, ng_val, ng_test = stats["validation"], stats["test"], stats["ngram_validation"], stats["ngram_test"]
+    lmms = [src for src in stats["sources"] if Path(src["root"]).name == "lmms_drums"]
+    lmms_provenance = []
+    for src in lmms:
+        meta = Path(src["root"]) / "lmms_drums.json"
+        version = json.loads(meta.read_text()).get("lmms_common_version", "unknown") if meta.is_file() else "unknown"
+        lmms_provenance.append(lmms_provenance_line(src["files"], version))
     card = {
         "name": "generator",
         "file": "generator.onnx",
@@ -104,7 +111,7 @@ def main(argv=None) -> None:
             "provenance": [
                 "music21 10.5 bundled corpus, collections bach (Riemenschneider chorales, encodings (c) Margaret Greentree) and palestrina (Humdrum, (c) 2000 John Miller), exported to MIDI by training.generator_data.export_music21_corpus; corpus licence: music21/corpus/license.txt (research/non-commercial use)",
                 "Debian package planetblupi-music-midi 1.14.2 (GPL-3+): 10 GM multitrack MIDIs with channel-10 drums",
-            ],
+            ] + lmms_provenance,
             "reserved_never_used": ["music21 monteverdi", "music21 trecento", "Debian hydrogen-data demo songs"],
             "split": "by file, stable SHA-256 hash of the path relative to its source root: 80/10/10 train/validation/test; folders of >= 3 files get at least one test and one validation file",
             "augmentation": "transpose -2..+2 semitones (tonal only), tempo x0.9..1.1 (TEMPO token)",
@@ -132,7 +139,7 @@ def main(argv=None) -> None:
             "test": {"nll_per_token": ng_test["all"], "perplexity": float(np.exp(ng_test["all"])), "by_mode": {k: ng_test[k] for k in ("tonal", "drums")}},
             "test_perplexity_ratio_model_over_ngram": float(np.exp(test["all"] - ng_test["all"])),
         },
-        "reproduce": "pip install '.[training]' && sudo apt-get install planetblupi-music-midi && python -m training.train_generator --data-dir DIR --steps 3682 && python -m training.generator_card --data-dir DIR  (the shipped model was trained with --minutes 14 on 2 CPU cores, which gave the step count above; --steps makes a rerun independent of machine speed)",
+        "reproduce": f"pip install '.[training]' && sudo apt-get install planetblupi-music-midi{' lmms-common' if lmms else ''} && python -m training.train_generator --data-dir DIR --steps 3682 && python -m training.generator_card --data-dir DIR  (the shipped model was trained with --minutes 14 on 2 CPU cores, which gave the step count above; --steps makes a rerun independent of machine speed)",
     }
     out = args.models / "generator.json"
     out.write_text(json.dumps(card, indent=1) + "\n")

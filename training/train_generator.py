@@ -3,8 +3,10 @@
     python -m training.train_generator [--minutes 14 | --steps N] [--extra DIR ...]
 
 Data: music21's bundled corpus exported as MIDI (tonal; reserved collections
-refused) and the Debian package ``planetblupi-music-midi`` (GM multitrack
-with channel-10 drums), plus any ``--extra`` directories of MIDI files.
+refused), the Debian package ``planetblupi-music-midi`` (GM multitrack
+with channel-10 drums) and, when ``lmms-common`` is installed, the drum parts
+of its demo projects converted to GM drum MIDI (``training.lmms_drums``,
+cached in ``DATA_DIR/lmms_drums``), plus any ``--extra`` directories of MIDI files.
 Split by file; augmentation ±2 semitones (tonal only) and ±10 % tempo.
 Runs on CUDA when available, else CPU.
 """
@@ -30,6 +32,7 @@ from training.generator_data import (
     DEFAULT_MUSIC21,
     export_music21_corpus,
     find_midi_files,
+    lmms_drum_root,
     scale_tempo,
     split_files,
     transpose_tokens,
@@ -47,7 +50,8 @@ def collect(data_dir: Path, extra: list[Path]) -> dict[str, list]:
     if not any(m21.rglob("*.mid")) if m21.exists() else True:
         print("exporting music21 corpus to", m21)
         export_music21_corpus(m21, DEFAULT_MUSIC21)
-    roots = [m21] + [d for d in DEBIAN_MIDI_DIRS if d.is_dir()] + list(extra)
+    lmms = lmms_drum_root(data_dir)  # None without lmms-common
+    roots = [m21] + [d for d in DEBIAN_MIDI_DIRS if d.is_dir()] + ([lmms] if lmms else []) + list(extra)
     splits = {"train": [], "validation": [], "test": []}
     sources = []
     for root in roots:
