@@ -104,7 +104,7 @@ def test_truncated_real_mmpz_is_skipped_and_the_batch_goes_on(tmp_path):
 
 # ------------------------------------------------------------------ placement
 def test_song_level_patterns_land_on_their_ticks(tmp_path):
-    rep = convert_project(GRESHZ, tmp_path / "g.mid")
+    rep = convert_project(GRESHZ, tmp_path / "g.mid", trim_leading_bars=False)
     assert rep.status == "converted" and rep.bpm == 140 and rep.time_signature == (4, 4)
     score = read_midi(tmp_path / "g.mid")
     # patterns at pos 192/576/960, quarter notes from pattern-relative 96/0/0: every quarter 288…1296
@@ -112,6 +112,16 @@ def test_song_level_patterns_land_on_their_ticks(tmp_path):
     assert {n.pitch for n in score.drum_notes} == {36} and rep.by_note == {36: 22}
     assert all(n.velocity == 64 and n.duration == 1.0 for n in score.drum_notes)  # vol 100 → 64; len 48 = a beat
     assert rep.bars == 7  # last kick at tick 1296 = bar 7
+
+
+def test_leading_empty_bars_are_trimmed(tmp_path):
+    # Greshz's first kick is at tick 288 (bar 1, beat 3): one empty bar is cut, everything moves by 192
+    rep = convert_project(GRESHZ, tmp_path / "g.mid")
+    assert rep.trimmed_bars == 1 and rep.bars == 6
+    assert _ticks(read_midi(tmp_path / "g.mid"), 36) == list(range(96, 1297 - 192, 48))
+    # Crunk starts on the downbeat of bar 0: nothing to cut
+    rep = convert_project(CRUNK, tmp_path / "c.mid")
+    assert rep.trimmed_bars == 0 and _ticks(read_midi(tmp_path / "c.mid"), 36)[0] == 0
 
 
 def test_bb_patterns_repeat_per_bbtco(tmp_path):
@@ -288,7 +298,7 @@ def test_muted_tracks_patterns_and_bbtcos_are_skipped(tmp_path):
 
     def mute_first_bbtco(root):
         next(b for b in _bb_track(root, "Drum").findall("bbtco") if b.get("pos") == "0").set("muted", "1")
-    convert_project(_variant(tmp_path, mute_first_bbtco, "c.mmp"), tmp_path / "c.mid")
+    convert_project(_variant(tmp_path, mute_first_bbtco, "c.mmp"), tmp_path / "c.mid", trim_leading_bars=False)
     assert _ticks(read_midi(tmp_path / "c.mid"), 36)[0] == 768
 
     def mute_pattern(root):
@@ -303,7 +313,8 @@ def test_muted_tracks_patterns_and_bbtcos_are_skipped(tmp_path):
 
     def mute_song_pattern(root):
         next(p for p in _bb_track(root, "bassdrum03.ogg").findall("pattern") if p.get("pos") == "192").set("muted", "1")
-    convert_project(_variant(tmp_path, mute_song_pattern, "f.mmp", base=GRESHZ), tmp_path / "f.mid")
+    convert_project(_variant(tmp_path, mute_song_pattern, "f.mmp", base=GRESHZ), tmp_path / "f.mid",
+                    trim_leading_bars=False)
     assert _ticks(read_midi(tmp_path / "f.mid"), 36) == list(range(576, 1297, 48))
 
 

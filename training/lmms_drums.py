@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Iterable
 
 #: bump when the conversion changes, so cached outputs are rebuilt
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2  # 2: leading empty bars trimmed
 #: Debian lmms-common's demo projects
 LMMS_PROJECTS_DIR = Path("/usr/share/lmms/projects")
 PROJECT_SUFFIXES = (".mmp", ".mmpz")
@@ -382,6 +382,7 @@ class ProjectReport:
     tracks: list[TrackReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tokens: int = 0  # drum-stream tokens after reading the written file back (score_streams)
+    trimmed_bars: int = 0  # empty bars before the first drum hit, cut from the written file
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -659,8 +660,13 @@ def _drum_tokens(path: Path) -> int:
     return sum(len(s.tokens) for s in score_streams(read_midi(path)) if s.mode == "drums")
 
 
-def convert_project(src: str | Path, out: str | Path | None, *, relative: str = "") -> ProjectReport:
-    """Convert one project; write ``out`` (a .mid path) when it has drum hits. Never raises on bad input."""
+def convert_project(src: str | Path, out: str | Path | None, *, relative: str = "",
+                    trim_leading_bars: bool = True) -> ProjectReport:
+    """Convert one project; write ``out`` (a .mid path) when it has drum hits. Never raises on bad input.
+
+    With ``trim_leading_bars`` the whole empty bars before the first drum hit are cut (a song whose
+    drums enter at bar 95 would otherwise open its token stream with 94 empty bars).
+    """
     src = Path(src)
     rep = ProjectReport(source=str(src), relative=relative or src.name)
     try:
@@ -686,6 +692,10 @@ def convert_project(src: str | Path, out: str | Path | None, *, relative: str = 
         rep.reason = "drum tracks play no notes" if mapped else "no drum tracks"
         return rep
     tpb = TICKS_PER_WHOLE * num // den
+    if trim_leading_bars and events[0][0] >= tpb:
+        rep.trimmed_bars = events[0][0] // tpb
+        shift = rep.trimmed_bars * tpb
+        events = [(t - shift, n, v, d) for t, n, v, d in events]
     rep.drum_notes = len(events)
     rep.bars = events[-1][0] // tpb + 1
     rep.by_note = dict(sorted(Counter(n for _, n, _, _ in events).items()))
