@@ -145,9 +145,10 @@ def main(argv=None) -> None:
     cpath = args.out / "classifier.npz"
     np.savez_compressed(cpath, calib_x=cx, calib_y=cy, val_x=vx, val_y=vy, families=np.array(FAMILIES))
 
-    from training.generator_data import DEBIAN_MIDI_DIRS
+    from training.generator_data import DEBIAN_MIDI_DIRS, lmms_drum_root
 
-    roots = [args.midi] + [d for d in DEBIAN_MIDI_DIRS if d.is_dir()]
+    lmms = lmms_drum_root(args.midi.parent)  # the generator's LMMS drum source (None without lmms-common)
+    roots = [args.midi] + [d for d in DEBIAN_MIDI_DIRS if d.is_dir()] + ([lmms] if lmms else [])
     cal = generator_streams(roots, "train", GEN_CALIB_STREAMS, rng)
     val = generator_streams(roots, "validation", GEN_VAL_STREAMS, rng)
     gpath = args.out / "generator.npz"
@@ -162,7 +163,7 @@ def main(argv=None) -> None:
             "file": cpath.name,
             "sha256": sha256(cpath),
             "source": "FluidR3_GM renders (fluidr3) only; split by stable SHA-256 hash of the clip path as training/train_classifier.py (validation < 0.1)",
-            "never_used": ["timgm6mb (held-out test source)", "MuseScore General", "freepats", "avldrums", "sonic-pi-samples", "hydrogen*", "lmms-common", "chuck-data"],
+            "never_used": ["timgm6mb (held-out test source)", "MuseScore General", "freepats", "avldrums", "sonic-pi-samples", "hydrogen*", "lmms-common (audio samples)", "chuck-data"],
             "input": "standardised log-mel windows [1,128,8] (edge_runtime.classifier.features), float16",
             "calib": {"split": "train", "windows": int(len(cx)), "per_family": CALIB_PER_FAMILY},
             "val": {"split": "validation", "windows": int(len(vx)), "per_family": VAL_PER_FAMILY},

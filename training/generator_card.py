@@ -80,6 +80,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", type=Path, default=Path.home() / ".cache" / "nomad-muse-edge" / "training-data")
     ap.add_argument("--models", type=Path, default=ROOT / "models")
+    ap.add_argument("--comparison", type=Path, help="training.compare_generators --out JSON: this model against the one it replaces")
+    ap.add_argument("--rule", default="", help="The replacement rule, fixed before the comparison was run.")
     args = ap.parse_args(argv)
     stats = json.loads((args.data_dir / "generator_train_stats.json").read_text())
     model = args.models / "generator.onnx"
@@ -139,8 +141,18 @@ def main(argv=None) -> None:
             "test": {"nll_per_token": ng_test["all"], "perplexity": float(np.exp(ng_test["all"])), "by_mode": {k: ng_test[k] for k in ("tonal", "drums")}},
             "test_perplexity_ratio_model_over_ngram": float(np.exp(test["all"] - ng_test["all"])),
         },
-        "reproduce": f"pip install '.[training]' && sudo apt-get install planetblupi-music-midi{' lmms-common' if lmms else ''} && python -m training.train_generator --data-dir DIR --steps 3682 && python -m training.generator_card --data-dir DIR  (the shipped model was trained with --minutes 14 on 2 CPU cores, which gave the step count above; --steps makes a rerun independent of machine speed)",
+        "reproduce": f"pip install '.[training]' && sudo apt-get install planetblupi-music-midi{' lmms-common' if lmms else ''} && python -m training.train_generator --data-dir DIR --steps {stats['train_steps']} && python -m training.generator_card --data-dir DIR"
+        + ("  (this model was trained with --steps, so a rerun does the same steps on any machine)" if stats["args"].get("steps")
+           else "  (this model was trained with --minutes on 2 CPU cores, which gave the step count above; --steps makes a rerun independent of machine speed)"),
     }
+    if args.comparison:
+        cmp = json.loads(args.comparison.read_text())
+        card["replaces_previous"] = {
+            "rule_fixed_before_the_run": args.rule,
+            "validation_nll": cmp["validation"],
+            "test_nll_reported_only": cmp["test"],
+            "command": "python -m training.compare_generators --old OLD.pt --new NEW.pt --old-ngram A --new-ngram B --data-dir DIR --out FILE",
+        }
     out = args.models / "generator.json"
     out.write_text(json.dumps(card, indent=1) + "\n")
     print(json.dumps(card["metrics"], indent=1))
