@@ -90,27 +90,48 @@ def _have_onnx() -> bool:
     return True
 
 
-def ptq_onnx(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, subset_size: int = 300) -> Path:
-    """NNCF post-training quantization of an ONNX model → QDQ ONNX at ``out``."""
+def _first_conv_scope(names: Sequence[str]):
+    """An ``nncf.IgnoredScope`` holding the first convolution (graph order), or None."""
+    import nncf
+
+    return nncf.IgnoredScope(names=[names[0]]) if names else None
+
+
+def ptq_onnx(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, subset_size: int = 300,
+             keep_first_conv: bool = True) -> Path:
+    """NNCF post-training quantization of an ONNX model → QDQ ONNX at ``out``.
+
+    ``keep_first_conv`` leaves the first convolution in FP32: it sees the raw
+    standardised features, has one input channel (little INT8 gain) and was
+    measured to carry most of the classifier's INT8 error (docs/calibration.md).
+    """
     import nncf
     import onnx
 
+    model = onnx.load(str(src))
+    scope = _first_conv_scope([n.name for n in model.graph.node if n.op_type == "Conv"]) if keep_first_conv else None
     with _quiet():
-        q = nncf.quantize(onnx.load(str(src)), nncf.Dataset(list(feeds)), subset_size=min(subset_size, len(feeds)))
+        q = nncf.quantize(model, nncf.Dataset(list(feeds)), subset_size=min(subset_size, len(feeds)),
+                          **({"ignored_scope": scope} if scope else {}))
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(q, str(out))
     return out
 
 
-def ptq_ir(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, subset_size: int = 300) -> Path:
-    """NNCF post-training quantization through OpenVINO → IR (``out`` .xml + .bin)."""
+def ptq_ir(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, subset_size: int = 300,
+           keep_first_conv: bool = True) -> Path:
+    """NNCF post-training quantization through OpenVINO → IR (``out`` .xml + .bin); ``keep_first_conv`` as :func:`ptq_onnx`."""
     import nncf
     import openvino as ov
 
     from backends.openvino_backend import _core
 
+    model = _core().read_model(str(src))
+    convs = [o.get_friendly_name() for o in model.get_ordered_ops() if o.get_type_name() == "Convolution"]
+    scope = _first_conv_scope(convs) if keep_first_conv else None
     with _quiet():
-        q = nncf.quantize(_core().read_model(str(src)), nncf.Dataset(list(feeds)), subset_size=min(subset_size, len(feeds)))
+        q = nncf.quantize(model, nncf.Dataset(list(feeds)), subset_size=min(subset_size, len(feeds)),
+                          **({"ignored_scope": scope} if scope else {}))
     out.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(q, str(out), compress_to_fp16=False)
     return out
@@ -177,10 +198,10 @@ def make_int8_variants(
     routes = []
     if "onnxruntime" in runtimes:
         routes.append(("onnxruntime", out_dir / f"{stem}.int8.onnx", weights_onnx if weight_only else ptq_onnx,
-                       "nncf weight-only int8_sym (ONNX)" if weight_only else "nncf ptq (QDQ ONNX)"))
+                       "nncf weight-only int8_sym (ONNX)" if weight_only else "nncf ptq (QDQ ONNX), first conv FP32"))
     if "openvino" in runtimes:
         routes.append(("openvino", out_dir / f"{stem}.int8.xml", weights_ir if weight_only else ptq_ir,
-                       "nncf weight-only int8_sym (OpenVINO IR)" if weight_only else "nncf ptq (OpenVINO IR)"))
+                       "nncf weight-only int8_sym (OpenVINO IR)" if weight_only else "nncf ptq (OpenVINO IR), first conv FP32"))
     for runtime, path, fn, method in routes:
         if path.suffix == ".onnx" and not _have_onnx():
             notes.append(f"{module}: {runtime} INT8 skipped: the `onnx` package is not installed (`pip install onnx`)")
