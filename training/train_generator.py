@@ -139,6 +139,8 @@ def main(argv=None) -> None:
     budget = args.minutes * 60
     t_train = time.time()
     step, best, best_state, history = 0, math.inf, None, []
+    # a one-mode model (--p-drums 1 or 0) is selected on its own mode's validation NLL
+    select_on = "drums" if args.p_drums >= 1 else "tonal" if args.p_drums <= 0 else "all"
     def more() -> bool:
         return step < args.steps if args.steps else time.time() - t_train < budget
 
@@ -161,8 +163,8 @@ def main(argv=None) -> None:
             val = stream_nll(model, data["validation"], device)
             history.append({"step": step, "seconds": round(time.time() - t_train), "train_loss": float(loss), "val_nll": val["all"]})
             print(history[-1], flush=True)
-            if val["all"] < best:  # model selection on the validation split only
-                best, best_state = val["all"], {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if val[select_on] < best:  # model selection on the validation split only
+                best, best_state = val[select_on], {k: v.detach().clone() for k, v in model.state_dict().items()}
     if best_state is not None:
         model.load_state_dict(best_state)
     model = model.cpu()
