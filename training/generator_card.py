@@ -141,7 +141,7 @@ def main(argv=None) -> None:
             "test": {"nll_per_token": ng_test["all"], "perplexity": float(np.exp(ng_test["all"])), "by_mode": {k: ng_test[k] for k in ("tonal", "drums")}},
             "test_perplexity_ratio_model_over_ngram": float(np.exp(test["all"] - ng_test["all"])),
         },
-        "reproduce": f"pip install '.[training]' && sudo apt-get install planetblupi-music-midi{' lmms-common' if lmms else ''} && python -m training.train_generator --data-dir DIR --steps {stats['train_steps']} && python -m training.generator_card --data-dir DIR"
+        "reproduce": f"pip install '.[training]' && sudo apt-get install planetblupi-music-midi{' lmms-common' if lmms else ''} && python -m training.train_generator --data-dir DIR --steps {stats['train_steps']} --p-drums {stats['args'].get('p_drums', 0.1)} && python -m training.generator_card --data-dir DIR"
         + ("  (this model was trained with --steps, so a rerun does the same steps on any machine)" if stats["args"].get("steps")
            else "  (this model was trained with --minutes on 2 CPU cores, which gave the step count above; --steps makes a rerun independent of machine speed)"),
     }
