@@ -624,33 +624,15 @@ def _merge(hits: list[_Hit], report: ProjectReport) -> list[tuple[int, int, int,
     return out
 
 
-def write_drum_midi(events, path: Path, *, bpm: float, time_signature: tuple[int, int], title: str = "") -> Path:
-    """A type-1 MIDI file at 48 ticks per beat: conductor (tempo, metre) + one channel-10 drum track."""
-    import mido
+def write_drum_midi(events, path: Path, *, bpm: float, time_signature: tuple[int, int]) -> Path:
+    """A type-1 MIDI file at 48 ticks per beat (LMMS's own resolution, so no tick moves): conductor
+    (tempo, metre) + one channel-10 drum track, written by the generator's own ``write_midi``."""
+    from edge_runtime.generator.midi_io import Note, Score, write_midi
 
-    mf = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
-    cond = mido.MidiTrack()
-    if title:
-        cond.append(mido.MetaMessage("track_name", name=title[:120], time=0))
-    cond.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
+    notes = tuple(Note(tick / TICKS_PER_QUARTER, dur / TICKS_PER_QUARTER, note, vel, GM_DRUM_CHANNEL)
+                  for tick, note, vel, dur in events)
     num, den = time_signature
-    cond.append(mido.MetaMessage("time_signature", numerator=num, denominator=den, time=0))
-    mf.tracks.append(cond)
-    tr = mido.MidiTrack()
-    tr.append(mido.MetaMessage("track_name", name="LMMS drums", time=0))
-    msgs = []
-    for tick, note, vel, dur in events:
-        msgs.append((tick, 1, mido.Message("note_on", channel=GM_DRUM_CHANNEL, note=note, velocity=vel)))
-        msgs.append((tick + dur, 0, mido.Message("note_off", channel=GM_DRUM_CHANNEL, note=note, velocity=0)))
-    msgs.sort(key=lambda m: (m[0], m[1]))  # offs before ons on the same tick
-    last = 0
-    for t, _, m in msgs:
-        tr.append(m.copy(time=t - last))
-        last = t
-    mf.tracks.append(tr)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mf.save(str(path))
-    return path
+    return write_midi(Score(notes, float(bpm), ((0.0, num, den),)), path, ticks_per_beat=TICKS_PER_QUARTER)
 
 
 def _drum_tokens(path: Path) -> int:
@@ -702,7 +684,7 @@ def convert_project(src: str | Path, out: str | Path | None, *, relative: str = 
     rep.status = "converted"
     if out is not None:
         out = Path(out)
-        write_drum_midi(events, out, bpm=rep.bpm, time_signature=rep.time_signature, title=src.stem)
+        write_drum_midi(events, out, bpm=rep.bpm, time_signature=rep.time_signature)
         rep.output = str(out)
         try:
             rep.tokens = _drum_tokens(out)
