@@ -145,10 +145,9 @@ def main(argv=None) -> None:
     cpath = args.out / "classifier.npz"
     np.savez_compressed(cpath, calib_x=cx, calib_y=cy, val_x=vx, val_y=vy, families=np.array(FAMILIES))
 
-    from training.generator_data import DEBIAN_MIDI_DIRS, lmms_drum_root
+    from training.generator_data import training_roots
 
-    lmms = lmms_drum_root(args.midi.parent)  # the generator's LMMS drum source (None without lmms-common)
-    roots = [args.midi] + [d for d in DEBIAN_MIDI_DIRS if d.is_dir()] + ([lmms] if lmms else [])
+    roots = training_roots(args.midi.parent, music21_dir=args.midi)
     cal = generator_streams(roots, "train", GEN_CALIB_STREAMS, rng)
     val = generator_streams(roots, "validation", GEN_VAL_STREAMS, rng)
     gpath = args.out / "generator.npz"

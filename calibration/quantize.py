@@ -112,7 +112,7 @@ def ptq_onnx(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, su
     scope = _first_conv_scope([n.name for n in model.graph.node if n.op_type == "Conv"]) if keep_first_conv else None
     with _quiet():
         q = nncf.quantize(model, nncf.Dataset(list(feeds)), subset_size=min(subset_size, len(feeds)),
-                          **({"ignored_scope": scope} if scope else {}))
+                          ignored_scope=scope)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(q, str(out))
     return out
@@ -131,7 +131,7 @@ def ptq_ir(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, subs
     scope = _first_conv_scope(convs) if keep_first_conv else None
     with _quiet():
         q = nncf.quantize(model, nncf.Dataset(list(feeds)), subset_size=min(subset_size, len(feeds)),
-                          **({"ignored_scope": scope} if scope else {}))
+                          ignored_scope=scope)
     out.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(q, str(out), compress_to_fp16=False)
     return out

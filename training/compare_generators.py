@@ -5,7 +5,7 @@
 
 Used to decide whether a retrained generator replaces the shipped one. The
 decision reads the **validation** split only; the test split is printed for
-the record. Sources are the training roots of :func:`training.train_generator.collect`
+the record. Sources are :func:`training.generator_data.training_roots`
 (music21 export, planetblupi, converted LMMS drums), each split by file with
 the same stable hash, so both checkpoints are scored on exactly the same streams.
 NLL is in nats per predicted token after each stream's header (as in the model card).
@@ -20,18 +20,15 @@ from pathlib import Path
 import torch
 
 from edge_runtime.generator.ngram import NGram
-from training.generator_data import DEBIAN_MIDI_DIRS, find_midi_files, lmms_drum_root, load_streams, split_files
+from training.generator_data import find_midi_files, load_streams, split_files, training_roots
 from training.generator_model import GeneratorGRU
 from training.train_generator import ngram_nll, stream_nll
 
 
 def source_roots(data_dir: Path) -> dict[str, Path]:
-    roots = {"music21": data_dir / "music21_midi"}
-    roots |= {d.name if d.name != "music" else d.parent.name: d for d in DEBIAN_MIDI_DIRS if d.is_dir()}
-    lmms = lmms_drum_root(data_dir)
-    if lmms is not None:
-        roots["lmms"] = lmms
-    return roots
+    """:func:`training.generator_data.training_roots` by name (music21, planetblupi, lmms)."""
+    names = {"music21_midi": "music21", "music": "planetblupi", "lmms_drums": "lmms"}
+    return {names.get(r.name, r.name): r for r in training_roots(data_dir)}
 
 
 def load_checkpoint(path: Path) -> GeneratorGRU:

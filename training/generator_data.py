@@ -87,6 +87,15 @@ def lmms_drum_root(data_dir: Path) -> Path | None:
     return ensure_converted(Path(data_dir) / "lmms_drums", LMMS_PROJECT_DIRS)
 
 
+def training_roots(data_dir: Path, music21_dir: Path | None = None) -> list[Path]:
+    """The offline default corpus, in order: the music21 export (``data_dir/music21_midi`` unless
+    ``music21_dir``), the Debian MIDI folders that exist, and the converted LMMS drums when
+    lmms-common is installed. Training, its calibration data and model comparisons all read these."""
+    lmms = lmms_drum_root(data_dir)  # None without lmms-common
+    return ([Path(music21_dir) if music21_dir else Path(data_dir) / "music21_midi"]
+            + [d for d in DEBIAN_MIDI_DIRS if d.is_dir()] + ([lmms] if lmms else []))
+
+
 def find_midi_files(root: Path) -> list[Path]:
     """Every non-empty MIDI file under ``root`` (any nesting), sorted."""
     root = Path(root)

@@ -28,21 +28,19 @@ from edge_runtime.generator import vocab as V
 from edge_runtime.generator.ngram import NGram
 from edge_runtime.generator.tokenizer import HEADER_LEN
 from training.generator_data import (
-    DEBIAN_MIDI_DIRS,
     DEFAULT_MUSIC21,
     export_music21_corpus,
     find_midi_files,
-    lmms_drum_root,
+    load_streams,
     scale_tempo,
     split_files,
+    training_roots,
     transpose_tokens,
     windows,
 )
-from training.generator_data import load_streams
 from training.generator_model import GeneratorGRU, count_params, export_step_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
-
 
 
 def collect(data_dir: Path, extra: list[Path]) -> dict[str, list]:
@@ -50,8 +48,7 @@ def collect(data_dir: Path, extra: list[Path]) -> dict[str, list]:
     if not any(m21.rglob("*.mid")) if m21.exists() else True:
         print("exporting music21 corpus to", m21)
         export_music21_corpus(m21, DEFAULT_MUSIC21)
-    lmms = lmms_drum_root(data_dir)  # None without lmms-common
-    roots = [m21] + [d for d in DEBIAN_MIDI_DIRS if d.is_dir()] + ([lmms] if lmms else []) + list(extra)
+    roots = training_roots(data_dir) + list(extra)
     splits = {"train": [], "validation": [], "test": []}
     sources = []
     for root in roots:
