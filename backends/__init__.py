@@ -4,8 +4,8 @@
 ``runtimes()`` lists which runtimes import here and the devices each sees.
 """
 
-from backends.base import Backend, BackendInfo, Candidate, CompiledModel, TensorSpec
-from backends.registry import LoadResult, RuntimeStatus, get_backend, load_first, runtimes
+from nomad_muse.backends.base import Backend, BackendInfo, Candidate, CompiledModel, TensorSpec
+from nomad_muse.backends.registry import LoadResult, RuntimeStatus, get_backend, load_first, runtimes
 
 __all__ = [
     "Backend",

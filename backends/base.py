@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import BackendError, ParameterError
+from nomad_muse.errors import BackendError, ParameterError
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import (
+from nomad_muse.backends.base import (
     Backend,
     BackendInfo,
     CompiledModel,
@@ -26,7 +26,7 @@ from backends.base import (
     check_state_pairs,
     first_line,
 )
-from edge_runtime.errors import BackendError
+from nomad_muse.errors import BackendError
 
 NAME = "onnxruntime"
 
@@ -140,7 +140,7 @@ class OrtModel(CompiledModel):
             np.copyto(buf, arr)
 
     def describe(self) -> BackendInfo:
-        from edge_runtime.probe import cpu_model_name
+        from nomad_muse.backends.cpuinfo import cpu_model_name
 
         return BackendInfo(
             runtime=NAME,

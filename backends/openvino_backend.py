@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import (
+from nomad_muse.backends.base import (
     Backend,
     BackendInfo,
     CompiledModel,
@@ -31,7 +31,7 @@ from backends.base import (
     check_state_pairs,
     first_line,
 )
-from edge_runtime.errors import BackendError
+from nomad_muse.errors import BackendError
 
 NAME = "openvino"
 

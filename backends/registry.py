@@ -13,15 +13,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from backends.base import Backend, Candidate, CompiledModel, first_line
-from edge_runtime.errors import BackendError
+from nomad_muse.backends.base import Backend, Candidate, CompiledModel, first_line
+from nomad_muse.errors import BackendError
 
 log = logging.getLogger(__name__)
 
 #: runtime name -> module implementing ``create() -> Backend``; order is the default preference
 RUNTIMES: dict[str, str] = {
-    "onnxruntime": "backends.onnxruntime_backend",
-    "openvino": "backends.openvino_backend",
+    "onnxruntime": "nomad_muse.backends.onnxruntime_backend",
+    "openvino": "nomad_muse.backends.openvino_backend",
 }
 
 _PIP_NAMES = {"onnxruntime": "onnxruntime", "openvino": "openvino"}

@@ -43,8 +43,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from edge_runtime.errors import ParameterError
-from edge_runtime.machine_profile import TunedConfig
+from nomad_muse.errors import ParameterError
+from nomad_muse.machine_profile import TunedConfig
 
 BLOCKS = (64, 128, 256, 512, 1024)
 HOPS_MS = (20.0, 40.0)

@@ -15,7 +15,7 @@ Steps (issue 7):
 6. measure the per-block costs, auto-tune the sizes (:mod:`calibration.autotune`)
    and prove the winner by replay (:mod:`calibration.replay`), stepping back
    on any deadline miss;
-7. write ``profile.json`` and a history record (:mod:`edge_runtime.machine_profile`).
+7. write ``profile.json`` and a history record (:mod:`nomad_muse.machine_profile`).
 
 A module whose shipped model is missing is skipped with a note (the profile
 then leaves it to the defaults); a variant that fails to build, load or pass
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Candidate, first_line
-from edge_runtime.errors import BackendError, MuseError, ParameterError
-from edge_runtime.machine_profile import (
+from nomad_muse.backends.base import Candidate, first_line
+from nomad_muse.errors import BackendError, MuseError, ParameterError
+from nomad_muse.machine_profile import (
     MachineProfile,
     ModuleChoice,
     RunStore,
@@ -90,7 +90,7 @@ class CalibrationOptions:
             raise ParameterError(f"mode={self.mode!r} must be one of {', '.join(MODES)}")
         if self.replay_blocks is not None and self.replay_blocks < 100:
             raise ParameterError(f"--blocks {self.replay_blocks} must be >= 100")
-        from calibration.autotune import Budget
+        from nomad_muse.calibration.autotune import Budget
 
         Budget(e2e_ms=self.budget_ms)  # validates before any work starts
 
@@ -145,7 +145,7 @@ class _Module:
     """What calibrating one module needs: its files, data, reference outputs and the gate."""
 
     def __init__(self, name: str, src: Path):
-        from calibration import data
+        from nomad_muse.calibration import data
 
         self.name, self.src = name, src
         self.state = STATE if name == "generator" else None
@@ -155,8 +155,8 @@ class _Module:
             self.sets = data.generator_sets()
 
     def feeds(self) -> list[dict]:
-        from backends.registry import get_backend
-        from calibration import data
+        from nomad_muse.backends.registry import get_backend
+        from nomad_muse.calibration import data
 
         if self.name == "classifier":
             return self.sets.calib_feeds(300)
@@ -164,21 +164,21 @@ class _Module:
         return data.generator_calib_feeds(m, self.sets.calib, n=300)
 
     def outputs(self, model):
-        from calibration import gate
+        from nomad_muse.calibration import gate
 
         if self.name == "classifier":
             return gate.classifier_logits(model, self.sets.val_x), self.sets.val_y
         return gate.generator_logits(model, self.sets.val)
 
     def verdict(self, ref, out):
-        from calibration import gate
+        from nomad_muse.calibration import gate
 
         if self.name == "classifier":
             return gate.classifier_gate(ref[0], out[0], ref[1])
         return gate.generator_gate(ref[0], out[0], ref[1])
 
     def feed_fn(self):
-        from calibration import measure
+        from nomad_muse.calibration import measure
 
         if self.name == "classifier":
             return measure.classifier_feed(self.sets.val_x)
@@ -186,7 +186,7 @@ class _Module:
 
 
 def _has_runtime(name: str) -> bool:
-    from backends.registry import get_backend
+    from nomad_muse.backends.registry import get_backend
 
     try:
         get_backend(name)
@@ -197,10 +197,10 @@ def _has_runtime(name: str) -> bool:
 
 def calibrate_module(name: str, src: Path, probe, settings: ModeSettings, out_dir: Path, progress: Progress | None = None, span=(0.0, 1.0)) -> dict:
     """Variants, gate, latency and choice for one module. Returns the rows, notes, speed-ups and the selection."""
-    from backends.registry import get_backend
-    from calibration import measure
-    from calibration.quantize import make_int8_variants
-    from calibration.select import choose, int8_speedups
+    from nomad_muse.backends.registry import get_backend
+    from nomad_muse.calibration import measure
+    from nomad_muse.calibration.quantize import make_int8_variants
+    from nomad_muse.calibration.select import choose, int8_speedups
 
     def tick(msg: str, f: float) -> None:
         if progress:
@@ -270,7 +270,7 @@ def _choice(name: str, sel, src: Path) -> ModuleChoice | None:
         return None
     c = Candidate.parse(sel.chosen["candidate"])
     p = Path(sel.chosen["path"])
-    from edge_runtime.paths import models_dir
+    from nomad_muse.paths import models_dir
 
     shipped = p.parent.resolve() == models_dir().resolve()
     return ModuleChoice(
@@ -283,11 +283,11 @@ def _choice(name: str, sel, src: Path) -> ModuleChoice | None:
 
 def measure_timings(*, classifier, generator, tokens_per_beat: float, settings: ModeSettings, sr: int = SAMPLE_RATE) -> dict:
     """The auto-tuner's inputs (p99, ms) measured on the real components (see :class:`calibration.autotune.Timings`)."""
-    from backends.registry import get_backend
-    from calibration import autotune, measure, replay
-    from edge_runtime.analyzer.engine import Analyzer, AnalyzerConfig
-    from edge_runtime.classifier.features import frame_params, mel_filterbank
-    from edge_runtime.classifier.stream import ClassifierConfig, StreamingClassifier
+    from nomad_muse.backends.registry import get_backend
+    from nomad_muse.calibration import autotune, measure, replay
+    from nomad_muse.analyzer.engine import Analyzer, AnalyzerConfig
+    from nomad_muse.classifier.features import frame_params, mel_filterbank
+    from nomad_muse.classifier.stream import ClassifierConfig, StreamingClassifier
 
     kw = dict(warmup=settings.warmup, calls=settings.calls, max_rounds=settings.max_rounds)
     # classifier: one mel frame, one model call
@@ -298,7 +298,7 @@ def measure_timings(*, classifier, generator, tokens_per_beat: float, settings: 
     frame = measure.time_calls(lambda i: np.log10(np.maximum(np.abs(np.fft.rfft(seg * win)) ** 2 @ fb.T, 1e-10)), **kw)
     cls_call = 0.0
     if classifier is not None:
-        from calibration import data
+        from nomad_muse.calibration import data
 
         path, cand = classifier
         m = get_backend(cand.runtime).load(path, device=cand.device, precision=cand.precision)
@@ -351,7 +351,7 @@ def measure_timings(*, classifier, generator, tokens_per_beat: float, settings: 
 
 def tune_and_prove(timings: dict, budget, *, classifier, generator, blocks: int, progress: Progress | None = None, span=(0.0, 1.0), max_attempts: int = 6) -> dict:
     """Auto-tune, replay the winner for ``blocks`` blocks, step back on a miss. Returns the tune record."""
-    from calibration import autotune, replay
+    from nomad_muse.calibration import autotune, replay
 
     t = autotune.Timings.from_dict(timings)
     excluded: list[int] = []
@@ -395,9 +395,9 @@ def tune_and_prove(timings: dict, budget, *, classifier, generator, blocks: int,
 
 def run_calibration(options: CalibrationOptions = CalibrationOptions(), progress: Progress | None = None) -> CalibrationReport:
     """The whole of ``muse calibrate``; returns the report (and writes the profile unless ``write=False``)."""
-    from calibration import autotune, data, wisdom
-    from edge_runtime.paths import data_dir, models_dir
-    from edge_runtime.probe import probe as do_probe
+    from nomad_muse.calibration import autotune, data, wisdom
+    from nomad_muse.paths import data_dir, models_dir
+    from nomad_muse.probe import probe as do_probe
 
     t_start = time.perf_counter()
     settings = MODES[options.mode]

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import InputError
+from nomad_muse.errors import InputError
 
 
 def calib_dir() -> Path:
     """``models/calibration/`` inside the installed package."""
-    from edge_runtime.paths import models_dir
+    from nomad_muse.paths import models_dir
 
     return models_dir() / "calibration"
 
@@ -113,7 +113,7 @@ def generator_calib_feeds(model, streams, *, n: int = 300) -> list[dict[str, np.
 
 def tokens_per_beat(streams, *, q: float = 95.0) -> float:
     """The ``q``-th percentile of tokens per beat over the bars of ``streams`` (a density the generator must keep up with)."""
-    from edge_runtime.generator import vocab as V
+    from nomad_muse.generator import vocab as V
 
     meters = {V.INDEX[f"METER_{m}"]: m for m in V.METERS}
     dens = []

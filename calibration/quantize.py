@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Candidate, first_line
+from nomad_muse.backends.base import Candidate, first_line
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ SENSITIVE_ONNX_OPS = {"GRU": "GRUSequence", "LSTM": "LSTMSequence", "RNN": "RNNS
 def sensitive_ops(model_path: Path) -> list[str]:
     """Op types in the model that static activation INT8 would hurt (read by OpenVINO, else by ``onnx``)."""
     try:
-        from backends.openvino_backend import _core
+        from nomad_muse.backends.openvino_backend import _core
 
         m = _core().read_model(str(model_path))
         return sorted({op.get_type_name() for op in m.get_ordered_ops()} & set(SENSITIVE_OPS))
@@ -124,7 +124,7 @@ def ptq_ir(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, subs
     import nncf
     import openvino as ov
 
-    from backends.openvino_backend import _core
+    from nomad_muse.backends.openvino_backend import _core
 
     model = _core().read_model(str(src))
     convs = [o.get_friendly_name() for o in model.get_ordered_ops() if o.get_type_name() == "Convolution"]
@@ -154,7 +154,7 @@ def weights_ir(src: Path, out: Path) -> Path:
     import nncf
     import openvino as ov
 
-    from backends.openvino_backend import _core
+    from nomad_muse.backends.openvino_backend import _core
 
     with _quiet():
         q = nncf.compress_weights(_core().read_model(str(src)), mode=nncf.CompressWeightsMode.INT8_SYM)

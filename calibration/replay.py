@@ -39,8 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Candidate
-from edge_runtime.machine_profile import TunedConfig
+from nomad_muse.backends.base import Candidate
+from nomad_muse.machine_profile import TunedConfig
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,8 @@ def replay_mix(sr: int, seconds: float = 4.0, seed: int = 0) -> np.ndarray:
 
 def _generator_stepper(model_path: Path, cand: Candidate, seed: int = 0) -> Callable[[], None]:
     """One sampled token per call on the real Generator (model step + grammar mask + top-p sampling)."""
-    from edge_runtime.generator import vocab as V
-    from edge_runtime.generator.engine import Generator, SamplingConfig, header_tokens
+    from nomad_muse.generator import vocab as V
+    from nomad_muse.generator.engine import Generator, SamplingConfig, header_tokens
 
     gen = Generator(model_path, candidates=[cand])
     cfg = SamplingConfig(seed=seed)
@@ -135,9 +135,9 @@ def replay(
     ``classifier`` / ``generator`` are (model file, candidate) of the chosen
     variants; None leaves that module out (its model is missing here).
     """
-    from backends.registry import get_backend
-    from edge_runtime.analyzer.engine import Analyzer, AnalyzerConfig
-    from edge_runtime.classifier.stream import ClassifierConfig, StreamingClassifier
+    from nomad_muse.backends.registry import get_backend
+    from nomad_muse.analyzer.engine import Analyzer, AnalyzerConfig
+    from nomad_muse.classifier.stream import ClassifierConfig, StreamingClassifier
 
     sr, b = config.sample_rate, config.block_size
     mix = replay_mix(sr)
@@ -273,7 +273,7 @@ def _realtime_priority() -> tuple[str, Callable[[], None]]:
 
 def analyzer_update_ms(sr: int, n_fft: int, *, seconds: float = 10.0, repeats: int = 5) -> float:
     """Worst of ``repeats`` analyzer updates (``Analyzer.report``) after ``seconds`` of the test mix (ms)."""
-    from edge_runtime.analyzer.engine import Analyzer, AnalyzerConfig
+    from nomad_muse.analyzer.engine import Analyzer, AnalyzerConfig
 
     an = Analyzer(sr=sr, channels=2, config=AnalyzerConfig(n_fft=n_fft))
     mix = replay_mix(sr, seconds=seconds)

@@ -5,7 +5,7 @@ Input: one row per variant a calibration tried —
 "gate": {"passed": bool, "reason": str, ...}?, "latency": {"p99_ms": ..., "median_ms": ...}?}``.
 
 Only rows that loaded, passed the accuracy gate and were timed compete.  The
-order comes from :func:`edge_runtime.policy.plan_backends` with their
+order comes from :func:`nomad_muse.policy.plan_backends` with their
 measured p99s, so measurement outranks the defaults while the policy's
 reasons (GPU offload, ISA) stay visible; the winner is the fastest p99.
 """
@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from backends.base import Candidate
-from edge_runtime.policy import plan_backends
-from edge_runtime.probe import ProbeRecord
+from nomad_muse.backends.base import Candidate
+from nomad_muse.policy import plan_backends
+from nomad_muse.probe import ProbeRecord
 
 
 @dataclass(frozen=True)

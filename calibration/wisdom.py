@@ -1,6 +1,6 @@
 """FFTW wisdom for the analyzer's frame sizes, planned once per machine and stored in the data dir.
 
-The analyzer plans batched real FFTs (``edge_runtime.analyzer.fft.get_plan``:
+The analyzer plans batched real FFTs (``nomad_muse.analyzer.fft.get_plan``:
 ``(DEFAULT_BATCH, n_fft)``, float64 by default, float32 optional) with
 FFTW_MEASURE and imports the saved wisdom first.  Calibration plans those
 exact shapes ahead of time — FFTW_MEASURE, or FFTW_PATIENT with
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from edge_runtime.machine_profile import sha256_file
+from nomad_muse.machine_profile import sha256_file
 
 #: onset detector's FFT at 44.1/48 kHz (engine: power of two nearest 42.6 ms)
 ONSET_SIZES = (2048,)
@@ -26,7 +26,7 @@ def plan_sizes(sizes: Sequence[int], *, patient: bool = False, dtypes: Sequence[
     Returns ``{"flag", "sizes", "batch", "dtypes", "seconds", "files": {name: sha256}, "dir"}``,
     or ``{"skipped": reason}`` when pyFFTW is not importable (the analyzer then uses numpy.fft).
     """
-    from edge_runtime.analyzer import fft
+    from nomad_muse.analyzer import fft
 
     m = fft._pyfftw()
     if m is None:

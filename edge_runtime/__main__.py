@@ -1,3 +1,3 @@
-from edge_runtime.cli import main
+from nomad_muse.app.cli import main
 
 main()

@@ -1,6 +1,6 @@
 """The machine profile: what ``muse calibrate`` chose for this machine, and the run history.
 
-Two things live in the user's data directory (:func:`edge_runtime.paths.data_dir`):
+Two things live in the user's data directory (:func:`nomad_muse.paths.data_dir`):
 
 * ``profile.json`` — the **current profile**, readable: hardware fingerprint,
   the backend/device/precision and model variant (path + SHA-256) per module,
@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from backends.base import Candidate
-from edge_runtime.errors import ParameterError
+from nomad_muse.backends.base import Candidate
+from nomad_muse.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +145,13 @@ class ModuleChoice:
         return Candidate(self.runtime, self.device, self.precision)
 
     def model_path(self) -> Path:
-        from edge_runtime.paths import models_dir
+        from nomad_muse.paths import models_dir
 
         p = Path(self.model)
         return p if p.is_absolute() else models_dir() / p
 
     def source_path(self) -> Path | None:
-        from edge_runtime.paths import models_dir
+        from nomad_muse.paths import models_dir
 
         if not self.source_model:
             return None
@@ -222,7 +222,7 @@ class MachineProfile:
 
 
 def default_profile_path() -> Path:
-    from edge_runtime.paths import data_dir
+    from nomad_muse.paths import data_dir
 
     return data_dir() / PROFILE_NAME
 
@@ -320,8 +320,8 @@ def module_backend(module: str, *, backend: str | None = None, profile: Path | s
     machine profile's calibrated choice (or ``--profile``), else the defaults.
     """
     if backend:
-        from edge_runtime.policy import plan_backends
-        from edge_runtime.probe import probe
+        from nomad_muse.policy import plan_backends
+        from nomad_muse.probe import probe
 
         plan = plan_backends(module, probe(), override=backend)
         forced = plan.candidates[0]
@@ -342,7 +342,7 @@ def resolve(profile_path: Path | str | None = None, *, fingerprint: str | None =
     defaults, with a note saying why.
     """
     if fingerprint is None:
-        from edge_runtime.probe import probe
+        from nomad_muse.probe import probe
 
         fingerprint = probe().fingerprint
     if profile_path is not None:
@@ -376,7 +376,7 @@ class RunStore:
     """
 
     def __init__(self, path: Path | None = None):
-        from edge_runtime.paths import data_dir
+        from nomad_muse.paths import data_dir
 
         self.path = Path(path) if path else data_dir() / HISTORY_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,12 +15,12 @@ APP = "nomad-muse-edge"
 
 def models_dir() -> Path:
     """The shipped ``models/`` directory (inside the wheel when installed)."""
-    return Path(str(resources.files("models")))
+    return Path(str(resources.files("nomad_muse.models")))
 
 
 def profiles_dir() -> Path:
     """The shipped ``profiles/`` directory (genre targets, minimum spec)."""
-    return Path(str(resources.files("profiles")))
+    return Path(str(resources.files("nomad_muse.profiles")))
 
 
 def data_dir() -> Path:

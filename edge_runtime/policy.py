@@ -1,6 +1,6 @@
 """Default backend policy: which candidates each module tries, in which order.
 
-A pure function of a :class:`~edge_runtime.probe.ProbeRecord` (plus optional
+A pure function of a :class:`~nomad_muse.probe.ProbeRecord` (plus optional
 measurements and an override), so it is tested with recorded probes of
 machines we do not have.  Calibration later passes measured p99 latencies,
 which outrank these defaults.
@@ -30,9 +30,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from backends.base import Candidate
-from edge_runtime.errors import ParameterError
-from edge_runtime.probe import ProbeRecord
+from nomad_muse.backends.base import Candidate
+from nomad_muse.errors import ParameterError
+from nomad_muse.probe import ProbeRecord
 
 MODULES = ("generator", "classifier")
 

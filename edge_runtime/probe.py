@@ -20,6 +20,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from nomad_muse.backends.cpuinfo import cpu_model_name, read_cpuinfo, sysctl  # noqa: F401  (cpu_model_name is part of the probe API)
+
 #: ISA features that matter for inference, in the probe's normalised names
 ISA_FEATURES = (
     "sse4_2",
@@ -171,46 +173,11 @@ class ProbeRecord:
 
 
 # ---------------------------------------------------------------- CPU facts
-def _read_cpuinfo() -> list[dict[str, str]]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    blocks = []
-    for block in text.strip().split("\n\n"):
-        entry = {}
-        for line in block.splitlines():
-            if ":" in line:
-                k, v = line.split(":", 1)
-                entry[k.strip()] = v.strip()
-        blocks.append(entry)
-    return blocks
-
-
-def _sysctl(key: str) -> str:
-    try:
-        return subprocess.run(["sysctl", "-n", key], capture_output=True, text=True, timeout=2).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_model_name() -> str:
-    """The CPU's marketing name (cheap; cached)."""
-    for entry in _read_cpuinfo():
-        for key in ("model name", "Model", "Hardware", "cpu model"):
-            if entry.get(key):
-                return entry[key]
-    if sys.platform == "darwin":
-        name = _sysctl("machdep.cpu.brand_string")
-        if name:
-            return name
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
+# /proc/cpuinfo and sysctl live in the bottom layer (backends.cpuinfo), which
+# needs the CPU name for BackendInfo and may not import the probe.
 def _cpu_facts() -> tuple[str, int, tuple[str, ...]]:
     """(vendor, physical cores, normalised ISA features)."""
-    blocks = _read_cpuinfo()
+    blocks = read_cpuinfo()
     features: set[str] = set()
     vendor = ""
     cores = set()
@@ -224,10 +191,10 @@ def _cpu_facts() -> tuple[str, int, tuple[str, ...]]:
             cores.add((entry.get("physical id", "0"), entry["core id"]))
     if sys.platform == "darwin":
         for key, name in _MAC_SYSCTL.items():
-            if _sysctl(key) == "1":
+            if sysctl(key) == "1":
                 features.add(name)
-        vendor = vendor or _sysctl("machdep.cpu.vendor") or "Apple"
-        phys = int(_sysctl("hw.physicalcpu") or 0)
+        vendor = vendor or sysctl("machdep.cpu.vendor") or "Apple"
+        phys = int(sysctl("hw.physicalcpu") or 0)
     else:
         phys = len(cores)
     if platform.machine().lower() in ("arm64", "aarch64"):
@@ -241,7 +208,7 @@ def _ram_bytes() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         if sys.platform == "darwin":
-            return int(_sysctl("hw.memsize") or 0)
+            return int(sysctl("hw.memsize") or 0)
         return 0
 
 
@@ -254,7 +221,7 @@ def _usable_cpus() -> int:
 
 # ------------------------------------------------------------- runtimes
 def _runtime_facts() -> tuple[tuple[OvDevice, ...], tuple[str, ...], dict[str, str], list[str]]:
-    from backends.registry import get_backend, runtimes
+    from nomad_muse.backends.registry import get_backend, runtimes
 
     versions: dict[str, str] = {}
     notes: list[str] = []
@@ -266,7 +233,7 @@ def _runtime_facts() -> tuple[tuple[OvDevice, ...], tuple[str, ...], dict[str, s
             continue
         versions[status.name] = status.version
         if status.name == "openvino":
-            from backends.openvino_backend import device_property
+            from nomad_muse.backends.openvino_backend import device_property
 
             for dev in status.devices:
                 ov_devices.append(

@@ -11,7 +11,7 @@ Layout inside the archive (one top folder, ``muse-rig/``)::
     data/fftw_wisdom*     FFTW wisdom
     README.txt
 
-``python -m hwbench.bundle apply DIR`` (run by install.sh with the rig's new
+``python -m nomad_muse.hwbench.bundle apply DIR`` (run by install.sh with the rig's new
 interpreter) copies ``data/`` into the rig's data directory and rewrites the
 profile's model paths there.  A rig whose hardware fingerprint differs from
 the calibrated machine keeps the profile but the runtime refuses it (and says
@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from edge_runtime.errors import InputError, ParameterError
+from nomad_muse.errors import InputError, ParameterError
 
 TOP = "muse-rig"
 
@@ -54,7 +54,7 @@ if [ "$arch" != "@ARCH@" ]; then
 fi
 "$PY" -m venv "$PREFIX"
 "$PREFIX/bin/python" -m pip install -q --no-index --find-links "$HERE/wheelhouse" nomad-muse-edge
-"$PREFIX/bin/python" -m hwbench.bundle apply "$HERE"
+"$PREFIX/bin/python" -m nomad_muse.hwbench.bundle apply "$HERE"
 sed "s|@PREFIX@|$PREFIX|g" "$HERE/muse-serve.service.in" > "$HERE/muse-serve.service"
 echo "systemd unit for the headless mode: $HERE/muse-serve.service"
 if ! ldconfig -p 2>/dev/null | grep -q libportaudio; then
@@ -98,9 +98,9 @@ Profile: {profile}
 def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | None = None, wheels: str = "env",
                 progress=None) -> dict:
     """Write the rig bundle to ``out`` (``.tar.gz``); returns the manifest."""
-    from edge_runtime import __version__, paths
-    from edge_runtime.machine_profile import default_profile_path, read_profile, sha256_file
-    from hwbench import wheelhouse
+    from nomad_muse import __version__, paths
+    from nomad_muse.machine_profile import default_profile_path, read_profile, sha256_file
+    from nomad_muse.hwbench import wheelhouse
 
     out = Path(out)
     if not out.name.endswith((".tar.gz", ".tgz")):
@@ -177,8 +177,8 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
 
 def apply_bundle(bundle_dir: Path) -> list[str]:
     """Copy a bundle's ``data/`` into this machine's data directory; rewrite the profile's paths there."""
-    from edge_runtime import paths
-    from edge_runtime.machine_profile import MachineProfile, default_profile_path
+    from nomad_muse import paths
+    from nomad_muse.machine_profile import MachineProfile, default_profile_path
 
     src = Path(bundle_dir) / "data"
     if not src.is_dir():
@@ -196,7 +196,7 @@ def apply_bundle(bundle_dir: Path) -> list[str]:
         prof = MachineProfile.from_dict(json.loads(text), source=str(prof_file))
         prof.save(default_profile_path())
         msgs.append(f"profile installed: {default_profile_path()}")
-        from edge_runtime.probe import probe
+        from nomad_muse.probe import probe
 
         fp = probe().fingerprint
         if fp != prof.fingerprint:
@@ -210,9 +210,9 @@ def apply_bundle(bundle_dir: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2 or argv[0] != "apply":
-        print("usage: python -m hwbench.bundle apply BUNDLE_DIR", file=sys.stderr)
+        print("usage: python -m nomad_muse.hwbench.bundle apply BUNDLE_DIR", file=sys.stderr)
         return 2
-    from edge_runtime.errors import MuseError
+    from nomad_muse.errors import MuseError
 
     try:
         for m in apply_bundle(Path(argv[1])):

@@ -26,14 +26,14 @@ import time
 import traceback
 from pathlib import Path
 
-from hwbench.spec import Spec, judge, overall
-from hwbench.syschecks import Check, evaluate_system, read_system, run_cyclictest
+from nomad_muse.hwbench.spec import Spec, judge, overall
+from nomad_muse.hwbench.syschecks import Check, evaluate_system, read_system, run_cyclictest
 
 
 def _child(seconds: float, profile: str | None, q) -> None:
     try:
-        from edge_runtime.machine_profile import resolve
-        from hwbench.rtsim import simulate
+        from nomad_muse.machine_profile import resolve
+        from nomad_muse.hwbench.rtsim import simulate
 
         q.put(("ok", simulate(seconds, active=resolve(profile)).as_dict()))
     except BaseException as e:  # noqa: BLE001  — a crash is the measurement
@@ -104,9 +104,9 @@ def measurements(sim: dict | None, crash: str | None, survived: float, probe_rec
 
 def certify(spec: Spec, *, minutes: float | None = None, profile: str | None = None, progress=None) -> dict:
     """Measure and judge; returns the certificate as a dict (``result`` is PASS, WARN or FAIL)."""
-    from edge_runtime import __version__
-    from edge_runtime.machine_profile import resolve
-    from edge_runtime.probe import probe
+    from nomad_muse import __version__
+    from nomad_muse.machine_profile import resolve
+    from nomad_muse.probe import probe
 
     rec = probe()
     active = resolve(profile)  # refuses a foreign/stale explicit profile before measuring anything

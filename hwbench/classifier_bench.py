@@ -13,14 +13,14 @@ import time
 
 import numpy as np
 
-from backends.base import Candidate
-from edge_runtime.errors import BackendError
+from nomad_muse.backends.base import Candidate
+from nomad_muse.errors import BackendError
 
 
 def bench_classifier(*, calls: int = 2000, warmup: int = 200, rounds: int = 2) -> list[dict]:
-    from backends.registry import get_backend
-    from edge_runtime.classifier.stream import StreamingClassifier, default_model_path
-    from hwbench.floor import measure_floor
+    from nomad_muse.backends.registry import get_backend
+    from nomad_muse.classifier.stream import StreamingClassifier, default_model_path
+    from nomad_muse.hwbench.floor import measure_floor
 
     path = default_model_path()
     floor = {r["runtime"]: r["median_us"] for r in measure_floor(calls=1000, rounds=1) if "pre-bound" in r["method"]}

@@ -7,7 +7,7 @@ the same batches the analyzer uses.  Each method is timed with
 ``numpy.fft`` measured in the same run, so numbers from different machines
 compare as ratios.  No assertions: speed lives here, not in tests.
 
-Usage: ``python -m hwbench.fft_bench [--seconds 30] [--repeat 5] [--json]``
+Usage: ``python -m nomad_muse.hwbench.fft_bench [--seconds 30] [--repeat 5] [--json]``
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 
 def _welch_pass(y: np.ndarray, *, n_fft: int, dtype: str, method: str) -> np.ndarray:
-    from edge_runtime.analyzer import fft
+    from nomad_muse.analyzer import fft
 
     win = fft.get_window("hann", n_fft=n_fft)
     acc = np.zeros(n_fft // 2 + 1)

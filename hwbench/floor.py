@@ -35,7 +35,7 @@ def _time(fn: Callable[[], object], calls: int, warmup: int) -> np.ndarray:
 def _ort_methods(x: np.ndarray) -> dict[str, Callable[[], object]]:
     import onnxruntime as ort
 
-    from backends.registry import get_backend
+    from nomad_muse.backends.registry import get_backend
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = so.inter_op_num_threads = 1
@@ -59,7 +59,7 @@ def _ort_methods(x: np.ndarray) -> dict[str, Callable[[], object]]:
 def _ov_methods(x: np.ndarray) -> dict[str, Callable[[], object]]:
     import openvino as ov
 
-    from backends.registry import get_backend
+    from nomad_muse.backends.registry import get_backend
 
     core = ov.Core()
     cfg = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"}

@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from backends.base import Candidate
-from edge_runtime.errors import BackendError
+from nomad_muse.backends.base import Candidate
+from nomad_muse.errors import BackendError
 
 
 def _percentiles(t_us: np.ndarray) -> dict:
@@ -24,9 +24,9 @@ def _percentiles(t_us: np.ndarray) -> dict:
 
 
 def bench_generator(*, steps: int = 2000, warmup: int = 200, rounds: int = 2) -> list[dict]:
-    from backends.registry import get_backend
-    from edge_runtime.generator.engine import STATE, Generator, SamplingConfig, default_model_path, header_tokens
-    from hwbench.floor import measure_floor
+    from nomad_muse.backends.registry import get_backend
+    from nomad_muse.generator.engine import STATE, Generator, SamplingConfig, default_model_path, header_tokens
+    from nomad_muse.hwbench.floor import measure_floor
 
     path = default_model_path()
     floor = {r["runtime"]: r["median_us"] for r in measure_floor(calls=1000, rounds=1) if "pre-bound" in r["method"]}

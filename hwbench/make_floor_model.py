@@ -2,7 +2,7 @@
 
 The smallest useful model, so that a call's time is the runtime's per-call
 overhead (its floor).  Needs ``onnx`` (test/training extras):
-``python -m hwbench.make_floor_model``.
+``python -m nomad_muse.hwbench.make_floor_model``.
 """
 
 from pathlib import Path

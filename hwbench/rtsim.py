@@ -13,7 +13,7 @@ resident memory before and after the pipeline loads, and the analyzer's
 report update (its own thread, its own deadline).
 
 Backends and sizes come from the machine profile
-(:func:`edge_runtime.machine_profile.resolve`) or, without one, the policy's
+(:func:`nomad_muse.machine_profile.resolve`) or, without one, the policy's
 first working candidate and the default sizes.
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edge_runtime.machine_profile import ActiveConfig, TunedConfig
+from nomad_muse.machine_profile import ActiveConfig, TunedConfig
 
 
 def rss_mb() -> float:
@@ -42,9 +42,9 @@ def rss_mb() -> float:
 
 def _warm_runtimes() -> None:
     """Load each runtime's CPU code (a no-op model compiled once), so its libraries count as runtime, not pipeline."""
-    from backends.registry import get_backend
-    from edge_runtime.errors import MuseError
-    from hwbench.floor import MODEL
+    from nomad_muse.backends.registry import get_backend
+    from nomad_muse.errors import MuseError
+    from nomad_muse.hwbench.floor import MODEL
 
     for rt in ("onnxruntime", "openvino"):
         try:
@@ -56,8 +56,8 @@ def _warm_runtimes() -> None:
 def _warm_analyzer(t: TunedConfig) -> None:
     """Make the analyzer's FFT plans before the timed run (from the stored FFTW wisdom after `muse calibrate`,
     by measuring otherwise): the engine plans on its analyzer thread at start-up, never on the audio path."""
-    from calibration.replay import replay_mix
-    from edge_runtime.analyzer.engine import Analyzer, AnalyzerConfig
+    from nomad_muse.calibration.replay import replay_mix
+    from nomad_muse.analyzer.engine import Analyzer, AnalyzerConfig
 
     an = Analyzer(sr=t.sample_rate, channels=2, config=AnalyzerConfig(n_fft=t.analyzer_fft_size))
     an.push(replay_mix(t.sample_rate, seconds=2.0))
@@ -105,15 +105,15 @@ def _pick(module: str, active: ActiveConfig, notes: list[str]):
     """(model path, candidate) the profile chose, else the policy's first candidate that loads here."""
     cands, path = active.backend_for(module)
     if module == "classifier":
-        from edge_runtime.classifier.stream import load_classifier_model
+        from nomad_muse.classifier.stream import load_classifier_model
 
         loaded = load_classifier_model(path, cands)
         path = path or Path(loaded.model.describe().model_path)
     else:
-        from edge_runtime.generator.engine import STATE, default_model_path
-        from backends.registry import load_first
-        from edge_runtime.policy import env_override, plan_backends
-        from edge_runtime.probe import probe
+        from nomad_muse.generator.engine import STATE, default_model_path
+        from nomad_muse.backends.registry import load_first
+        from nomad_muse.policy import env_override, plan_backends
+        from nomad_muse.probe import probe
 
         path = path or default_model_path()
         if cands is None:
@@ -128,9 +128,9 @@ def _pick(module: str, active: ActiveConfig, notes: list[str]):
 def simulate(seconds: float = 10.0, *, active: ActiveConfig | None = None, tuned: TunedConfig | None = None,
              progress=None) -> SimResult:
     """Replay the per-block work paced at real time for ``seconds`` of audio; see the module docstring."""
-    from calibration import data, replay
-    from calibration.autotune import Budget
-    from edge_runtime.machine_profile import resolve
+    from nomad_muse.calibration import data, replay
+    from nomad_muse.calibration.autotune import Budget
+    from nomad_muse.machine_profile import resolve
 
     rss_interp = rss_mb()
     _warm_runtimes()

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_runtime.errors import InputError
-from hwbench.syschecks import FAIL, PASS, WARN, Check
+from nomad_muse.errors import InputError
+from nomad_muse.hwbench.syschecks import FAIL, PASS, WARN, Check
 
 try:
     import tomllib
@@ -44,7 +44,7 @@ class Spec:
 
 
 def default_spec_path() -> Path:
-    from edge_runtime.paths import profiles_dir
+    from nomad_muse.paths import profiles_dir
 
     return profiles_dir() / "minimum-spec.toml"
 

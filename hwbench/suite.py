@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Candidate
-from edge_runtime.errors import MuseError
+from nomad_muse.backends.base import Candidate
+from nomad_muse.errors import MuseError
 
 SCHEMA = "nomad-muse-edge/bench/1"
 TOKENS_PER_BEAT = 4.0  # measured density of the bundled tonal prompt is stored in the row; this is the fallback
@@ -63,7 +63,7 @@ def peak_rss_mb() -> float:
 def int8_variants(module: str) -> list[tuple[Candidate, Path]]:
     """INT8 variants `muse calibrate` wrote for ``module`` (``<data dir>/models/<module>/*.int8.{onnx,xml}``):
     the QDQ ONNX file on ONNX Runtime, the IR on OpenVINO CPU."""
-    from edge_runtime.paths import data_dir
+    from nomad_muse.paths import data_dir
 
     d = data_dir() / "models" / module
     if not d.is_dir():
@@ -73,8 +73,8 @@ def int8_variants(module: str) -> list[tuple[Candidate, Path]]:
 
 
 def _candidates(module: str, default_path: Path) -> list[tuple[Candidate, Path]]:
-    from edge_runtime.policy import plan_backends
-    from edge_runtime.probe import probe
+    from nomad_muse.policy import plan_backends
+    from nomad_muse.probe import probe
 
     plan = plan_backends(module, probe())
     seen, out = set(), []
@@ -88,10 +88,10 @@ def _candidates(module: str, default_path: Path) -> list[tuple[Candidate, Path]]
 
 def _prompt_density() -> float:
     """Tokens per beat in the bundled tonal prompt (what the generator must produce in real time)."""
-    from edge_runtime.generator import vocab as V
-    from edge_runtime.generator.midi_io import read_midi
-    from edge_runtime.generator.session import bundled_prompt
-    from edge_runtime.generator.tokenizer import HEADER_LEN, require_stream
+    from nomad_muse.generator import vocab as V
+    from nomad_muse.generator.midi_io import read_midi
+    from nomad_muse.generator.session import bundled_prompt
+    from nomad_muse.generator.tokenizer import HEADER_LEN, require_stream
 
     toks = require_stream(read_midi(bundled_prompt("tonal")), "tonal").tokens[HEADER_LEN:]
     bars = max(1, sum(1 for t in toks if t == V.BAR))
@@ -99,8 +99,8 @@ def _prompt_density() -> float:
 
 
 def bench_generator_cells(calls: int, warmup: int) -> list[dict]:
-    from backends.registry import get_backend
-    from edge_runtime.generator.engine import STATE, default_model_path
+    from nomad_muse.backends.registry import get_backend
+    from nomad_muse.generator.engine import STATE, default_model_path
 
     density = _prompt_density()
     steps_per_s = density * 120 / 60
@@ -128,8 +128,8 @@ def bench_generator_cells(calls: int, warmup: int) -> list[dict]:
 
 
 def bench_classifier_cells(calls: int, warmup: int, block_sizes: tuple[int, ...], hops_ms: tuple[float, ...]) -> list[dict]:
-    from backends.registry import get_backend
-    from edge_runtime.classifier.stream import ClassifierConfig, StreamingClassifier, default_model_path
+    from nomad_muse.backends.registry import get_backend
+    from nomad_muse.classifier.stream import ClassifierConfig, StreamingClassifier, default_model_path
 
     rows = []
     x = np.random.default_rng(0).standard_normal((1, 1, 128, 8)).astype(np.float32)
@@ -166,7 +166,7 @@ def bench_classifier_cells(calls: int, warmup: int, block_sizes: tuple[int, ...]
 
 
 def bench_analyzer_cells(fft_sizes: tuple[int, ...], period_s: float, repeat: int) -> list[dict]:
-    from edge_runtime.analyzer.engine import AnalyzerConfig, analyze_array
+    from nomad_muse.analyzer.engine import AnalyzerConfig, analyze_array
 
     rows = []
     sr = 48000
@@ -178,35 +178,6 @@ def bench_analyzer_cells(fft_sizes: tuple[int, ...], period_s: float, repeat: in
                      "size": f"fft {n}", "unit": "update over the last 3 s (spectra, loudness, suggestions)", **s,
                      "budget_us": 2e6, "cpu_percent_one_core": 100.0 * (1 / period_s) / s["calls_per_s"], "peak_rss_mb": peak_rss_mb(),
                      "rate": f"one update per {period_s:g} s"})
-    return rows
-
-
-def bench_torch(calls: int, warmup: int) -> list[dict] | dict:
-    """PyTorch eager on the same architectures (weights not loaded: speed does not depend on their values)."""
-    try:
-        import torch
-
-        from training.classifier_model import FamilyCNN
-        from training.generator_model import GeneratorGRU
-    except ImportError as e:
-        return {"skipped": f"PyTorch not installed ({e.name}); pip install '.[training]' to measure the eager baseline"}
-    torch.set_num_threads(1)
-    rows = []
-    with torch.inference_mode():
-        cnn = FamilyCNN().eval()
-        x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 1, 128, 8)).astype(np.float32))
-        rows.append({"module": "classifier", "backend": "torch-eager", "device": "CPU", "precision": "fp32", "size": "[1,1,128,8]",
-                     "unit": "model call", **time_calls(lambda: cnn(x), calls, warmup)})
-        gru = GeneratorGRU().eval()
-        tok = torch.zeros((1, 1), dtype=torch.long)
-        h = [torch.zeros((gru.layers, 1, gru.hidden))]
-
-        def step():
-            y, h[0] = gru.gru(gru.embed(tok), h[0])
-            gru.head(y[:, -1, :])
-
-        rows.append({"module": "generator", "backend": "torch-eager", "device": "CPU", "precision": "fp32", "size": "1 step",
-                     "unit": "decoding step (state carried)", **time_calls(step, calls, warmup)})
     return rows
 
 
@@ -258,12 +229,12 @@ def run_suite(*, quick: bool = False, realtime_s: float | None = None, progress=
     import onnxruntime
     import openvino
 
-    from edge_runtime import __version__
-    from edge_runtime.machine_profile import resolve
-    from edge_runtime.probe import probe
-    from hwbench.fft_bench import measure_fft
-    from hwbench.floor import measure_floor
-    from hwbench.rtsim import simulate
+    from nomad_muse import __version__
+    from nomad_muse.machine_profile import resolve
+    from nomad_muse.probe import probe
+    from nomad_muse.hwbench.fft_bench import measure_fft
+    from nomad_muse.hwbench.floor import measure_floor
+    from nomad_muse.hwbench.rtsim import simulate
 
     def say(msg):
         if progress:
@@ -287,7 +258,9 @@ def run_suite(*, quick: bool = False, realtime_s: float | None = None, progress=
     say("analyzer cells")
     matrix += bench_analyzer_cells((t.analyzer_fft_size,) if quick else (2048, 4096, 8192, 16384), t.analyzer_period_s, 3 if quick else 10)
     say("baselines: PyTorch eager, numpy.fft vs FFTW")
-    torch_rows = bench_torch(calls, warmup)
+    from nomad_muse.hwbench.torch_baseline import bench_torch  # the one seam to the training extra
+
+    torch_rows = bench_torch(calls, warmup, time_calls)
     fft = measure_fft(seconds=5.0 if quick else 30.0, repeat=2 if quick else 5, sizes=(t.analyzer_fft_size,) if quick else (2048, 4096, 8192, 16384))
     res["baselines"] = {"torch": torch_rows, "fft": fft}
     _ratios(matrix, res["floor"], torch_rows)

@@ -29,7 +29,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from edge_runtime.errors import InputError, ParameterError
+from nomad_muse.errors import InputError, ParameterError
 
 PROJECT = "nomad-muse-edge"
 SKIP_FILES = {"INSTALLER", "REQUESTED", "direct_url.json", "RECORD"}

@@ -1,5 +1,5 @@
 """Shipped profiles: genre target curves and the minimum-spec definition.
 
 This is a package only so the files travel inside the wheel; locate them with
-:func:`edge_runtime.paths.profiles_dir`.
+:func:`nomad_muse.paths.profiles_dir`.
 """

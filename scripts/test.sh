@@ -10,7 +10,7 @@ apt_install libportaudio2 libasound2 libsndfile1 jackd2 planetblupi-music-midi f
 find_python
 make_venv
 echo "installing nomad-muse-edge[test] into .venv ..."
-pip_install ".[test]"
+pip_install -e ".[test]"
 
 set +e
 .venv/bin/python -m pytest -q "$@"

@@ -28,6 +28,6 @@ def onnx_models(tmp_path_factory) -> dict[str, Path]:
 
 
 def load_probe(name: str):
-    from edge_runtime.probe import ProbeRecord
+    from nomad_muse.probe import ProbeRecord
 
     return ProbeRecord.from_dict(json.loads((TESTS / "data" / "probes" / f"{name}.json").read_text()))

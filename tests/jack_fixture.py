@@ -74,7 +74,7 @@ def jack_server():
     try:
         yield JackServer(name, proc)
     finally:
-        from edge_runtime.engine.live import terminate_portaudio
+        from nomad_muse.engine.live import terminate_portaudio
 
         terminate_portaudio()  # before jackd goes
         stop_jackd(proc)

@@ -12,13 +12,13 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from analyzer_signals import peaking_eq, pink_noise
-from edge_runtime.cli import app
+from nomad_muse.app.cli import app
 
 SR = 44100
 
 
 def muse(*args):
-    return subprocess.run([sys.executable, "-m", "edge_runtime", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nomad_muse", *args], capture_output=True, text=True,
                           timeout=120, env=dict(os.environ))
 
 

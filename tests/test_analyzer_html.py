@@ -15,10 +15,10 @@ import pytest
 import soundfile as sf
 
 from analyzer_signals import pink_noise
-from edge_runtime.analyzer import analyze_array, load_target
-from edge_runtime.analyzer.html_report import render_html, write_html
-from edge_runtime.analyzer.report import Suggestion
-from edge_runtime.errors import ParameterError
+from nomad_muse.analyzer import analyze_array, load_target
+from nomad_muse.analyzer.html_report import render_html, write_html
+from nomad_muse.analyzer.report import Suggestion
+from nomad_muse.errors import ParameterError
 
 SR = 44100
 BAND_KINDS = {"low_end_excess", "low_end_lack", "mud", "low_mid_lack", "mid_excess", "mid_lack", "harsh",
@@ -27,7 +27,7 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 
 
 def muse(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "edge_runtime", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nomad_muse", *args], capture_output=True, text=True,
                           timeout=120, env=dict(os.environ), cwd=cwd)
 
 
@@ -166,11 +166,11 @@ def test_example_finds_planted_fault_and_nothing_contradictory(example_run):
 def test_example_file_is_located_by_importlib_and_matches_its_spec(tmp_path):
     from importlib.resources import files
 
-    from edge_runtime.examples import example_path
-    from edge_runtime.examples import make_example
+    from nomad_muse.examples import example_path
+    from nomad_muse.examples import make_example
 
     p = example_path()
-    assert p == type(p)(str(files("edge_runtime.examples").joinpath("example_mix.flac")))
+    assert p == type(p)(str(files("nomad_muse.examples").joinpath("example_mix.flac")))
     info = sf.info(str(p))
     assert (info.samplerate, info.channels, info.format, info.subtype) == (44100, 2, "FLAC", "PCM_16")
     assert 11.5 <= info.duration <= 12.5

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from edge_runtime.analyzer import analyze_file
-from edge_runtime.analyzer.audio_io import probe_audio
-from edge_runtime.errors import InputError
+from nomad_muse.analyzer import analyze_file
+from nomad_muse.audio_io import probe_audio
+from nomad_muse.errors import InputError
 
 SR = 48000
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analyzer_signals import pink_noise, sine, tone_sequence
-from edge_runtime.analyzer import analyze_array, loudness
+from nomad_muse.analyzer import analyze_array, loudness
 
 SR = 48000
 

@@ -7,7 +7,7 @@ import pytest
 from scipy import signal
 
 from analyzer_signals import bandlimited_noise, pink_noise, sine
-from edge_runtime.analyzer import analyze_array, fft, tonal
+from nomad_muse.analyzer import analyze_array, fft, tonal
 
 SR = 48000
 
@@ -49,7 +49,7 @@ def test_wisdom_is_exported_and_imported(tmp_path, monkeypatch):
 
 
 def test_bad_n_fft_is_a_parameter_error():
-    from edge_runtime.errors import ParameterError
+    from nomad_muse.errors import ParameterError
 
     with pytest.raises(ParameterError, match="n_fft=100"):
         fft.get_plan(100)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analyzer_signals import bandlimited_noise, pink_noise
-from edge_runtime.analyzer import Analyzer, analyze_array
+from nomad_muse.analyzer import Analyzer, analyze_array
 
 SR = 44100
 
@@ -90,7 +90,7 @@ def test_streaming_blocks_equal_offline():
 
 
 def test_push_rejects_wrong_shape_and_nan():
-    from edge_runtime.errors import InputError, ParameterError
+    from nomad_muse.errors import InputError, ParameterError
 
     a = Analyzer(sr=SR, channels=2)
     with pytest.raises(ParameterError, match="must be"):

@@ -7,10 +7,10 @@ import pytest
 import soundfile as sf
 
 from analyzer_signals import low_shelf, peaking_eq, pink_noise
-from edge_runtime.analyzer import SuggestOptions, analyze_array, analyze_file, build_target, load_target
-from edge_runtime.analyzer import targets as T
-from edge_runtime.analyzer.suggest import BAND_RULES
-from edge_runtime.errors import InputError, ParameterError
+from nomad_muse.analyzer import SuggestOptions, analyze_array, analyze_file, build_target, load_target
+from nomad_muse.analyzer import targets as T
+from nomad_muse.analyzer.suggest import BAND_RULES
+from nomad_muse.errors import InputError, ParameterError
 
 SR = 44100
 TONAL_KINDS = {kind for rules in BAND_RULES.values() for kind, _ in rules}

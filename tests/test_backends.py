@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backends import Candidate, get_backend, load_first, runtimes
-from backends.base import file_is_quantized
-from edge_runtime.errors import BackendError
+from nomad_muse.backends import Candidate, get_backend, load_first, runtimes
+from nomad_muse.backends.base import file_is_quantized
+from nomad_muse.errors import BackendError
 
 RUNTIMES = ["onnxruntime", "openvino"]
 RTOL, ATOL = 1e-5, 1e-5
@@ -288,9 +288,9 @@ def test_fallback_to_next_candidate_and_say_so(onnx_models, caplog):
 
 
 def test_runtime_that_fails_to_import_falls_back(onnx_models, monkeypatch):
-    from backends import registry
+    from nomad_muse.backends import registry
 
-    monkeypatch.setitem(registry.RUNTIMES, "brokenrt", "backends._does_not_exist")
+    monkeypatch.setitem(registry.RUNTIMES, "brokenrt", "nomad_muse.backends._does_not_exist")
     monkeypatch.setitem(registry._PIP_NAMES, "brokenrt", "brokenrt")
     res = load_first([Candidate("brokenrt"), Candidate("openvino")], onnx_models["mlp"])
     assert res.candidate.runtime == "openvino"
@@ -339,7 +339,7 @@ def test_candidate_parse():
 
 
 def test_openvino_compile_config_cpu_and_gpu(tmp_path):
-    from backends.openvino_backend import compile_config
+    from nomad_muse.backends.openvino_backend import compile_config
 
     cfg, notes = compile_config("CPU", "fp32", 2, tmp_path / "c")
     assert cfg == {

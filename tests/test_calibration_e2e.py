@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends.base import Candidate
-from backends.registry import get_backend, load_first
-from calibration import data, gate
-from calibration.select import choose
-from edge_runtime.machine_profile import ProfileError, RunStore, read_profile, resolve
-from edge_runtime.paths import models_dir
-from edge_runtime.probe import probe
+from nomad_muse.backends.base import Candidate
+from nomad_muse.backends.registry import get_backend, load_first
+from nomad_muse.calibration import data, gate
+from nomad_muse.calibration.select import choose
+from nomad_muse.machine_profile import ProfileError, RunStore, read_profile, resolve
+from nomad_muse.paths import models_dir
+from nomad_muse.probe import probe
 
 STATE = {"h": "h_out"}
 
@@ -31,7 +31,7 @@ def muse(home: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProc
     env = dict(os.environ, MUSE_HOME=str(home))
     for k in ("MUSE_BACKEND", "MUSE_GENERATOR_BACKEND", "MUSE_CLASSIFIER_BACKEND"):
         env.pop(k, None)
-    return subprocess.run([sys.executable, "-m", "edge_runtime", *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "nomad_muse", *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_fftw_wisdom_is_planned_and_stored(calibrated):
     assert fftw["flag"] == "FFTW_MEASURE" and 8192 in fftw["sizes"]
     d = Path(calibrated["out"]["fftw_wisdom"])
     assert d == calibrated["home"] / "data"
-    from edge_runtime.machine_profile import sha256_file
+    from nomad_muse.machine_profile import sha256_file
 
     for name, digest in fftw["files"].items():
         assert sha256_file(d / name) == digest and (d / name).stat().st_size > 0
@@ -148,7 +148,7 @@ def test_a_deliberately_broken_variant_is_rejected(tmp_path):
     import nncf
     import openvino as ov
 
-    from backends.openvino_backend import _core
+    from nomad_muse.backends.openvino_backend import _core
 
     src = models_dir() / "generator.onnx"
     with contextlib.redirect_stdout(io.StringIO()):
@@ -271,7 +271,7 @@ def test_a_corrupt_history_database_is_reported_and_moved_aside(calibrated, tmp_
 
 WISDOM_PROBE = """
 import sys, pyfftw
-from edge_runtime.analyzer import fft
+from nomad_muse.analyzer import fft
 fft.import_wisdom()
 a = pyfftw.empty_aligned((fft.DEFAULT_BATCH, int(sys.argv[1])), dtype="float64")
 b = pyfftw.empty_aligned((fft.DEFAULT_BATCH, int(sys.argv[1]) // 2 + 1), dtype="complex128")
@@ -295,8 +295,8 @@ def test_the_analyzer_plans_from_the_stored_wisdom(calibrated, tmp_path):
 
 
 def test_replay_does_the_work_due_per_block():
-    from calibration.replay import replay
-    from edge_runtime.machine_profile import TunedConfig
+    from nomad_muse.calibration.replay import replay
+    from nomad_muse.machine_profile import TunedConfig
 
     cfg = TunedConfig(block_size=1024, classifier_hop_ms=40.0, analyzer_fft_size=4096)
     cls = (models_dir() / "classifier.onnx", Candidate("onnxruntime")) if (models_dir() / "classifier.onnx").is_file() else None
@@ -318,7 +318,7 @@ def test_calibrate_flags_are_checked():
 @pytest.mark.skipif(not (models_dir() / "classifier.onnx").is_file(), reason="classifier model not shipped in this checkout")
 def test_a_classifier_variant_calibrated_on_the_wrong_scale_is_rejected(tmp_path):
     """PTQ on inputs scaled ×1e-3 (activation ranges that miss the real data): the gate must reject it."""
-    from calibration.quantize import ptq_onnx
+    from nomad_muse.calibration.quantize import ptq_onnx
 
     s = data.classifier_sets()
     src = models_dir() / "classifier.onnx"

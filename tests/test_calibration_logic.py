@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from conftest import load_probe
 
-from calibration import autotune, gate
-from calibration.calibrate import candidates_for
-from calibration.select import choose, int8_speedups, rejection
-from edge_runtime.errors import ParameterError
+from nomad_muse.calibration import autotune, gate
+from nomad_muse.calibration.calibrate import candidates_for
+from nomad_muse.calibration.select import choose, int8_speedups, rejection
+from nomad_muse.errors import ParameterError
 
 MEAS = Path(__file__).parent / "data" / "measurements"
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from backends import get_backend
-from edge_runtime.classifier.features import CONTEXT, frame_params, logmel_frames, mel_filterbank, normalise
-from edge_runtime.classifier.stream import ClassifierConfig, FrameResult, StreamingClassifier, classify_array, summarise
-from edge_runtime.errors import ParameterError
-from edge_runtime.examples import CLASSIFY_EXAMPLES, example_path
-from edge_runtime.gm import FAMILIES
-from edge_runtime.paths import models_dir
+from nomad_muse.backends import get_backend
+from nomad_muse.classifier.features import CONTEXT, frame_params, logmel_frames, mel_filterbank, normalise
+from nomad_muse.classifier.stream import ClassifierConfig, FrameResult, StreamingClassifier, classify_array, summarise
+from nomad_muse.errors import ParameterError
+from nomad_muse.examples import CLASSIFY_EXAMPLES, example_path
+from nomad_muse.gm import FAMILIES
+from nomad_muse.paths import models_dir
 
 MODEL = models_dir() / "classifier.onnx"
 needs_model = pytest.mark.skipif(not MODEL.is_file(), reason="classifier model not built yet")
@@ -159,7 +159,7 @@ def test_streaming_and_offline_agree_and_backends_agree():
 @needs_model
 @pytest.mark.parametrize("name,family", [("piano", "piano"), ("drums", "drums")])
 def test_bundled_examples_are_named(name, family):
-    r = subprocess.run([sys.executable, "-m", "edge_runtime", "classify", "--example", name, "--json"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "nomad_muse", "classify", "--example", name, "--json"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["family"] == family and res["track_type"] == ("drums" if family == "drums" else "tonal")
@@ -182,11 +182,11 @@ def test_defined_results_on_odd_audio(tmp_path):
 def test_cli_classify_errors(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF....WAVEjunk")
-    r = subprocess.run([sys.executable, "-m", "edge_runtime", "classify", str(bad)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "nomad_muse", "classify", str(bad)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "not a readable audio file" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "edge_runtime", "classify"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "nomad_muse", "classify"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "give an audio FILE" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "edge_runtime", "evaluate", "classifier", str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "nomad_muse", "evaluate", "classifier", str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "not a directory" in r.stderr
 
 
@@ -202,7 +202,7 @@ def test_cli_evaluate_classifier_on_user_folder(tmp_path):
     yd, srd = sf.read(str(example_path(CLASSIFY_EXAMPLES["drums"])), dtype="float32")
     sf.write(tmp_path / "drums" / "c.wav", yd, srd)
     (tmp_path / "drums" / "broken.wav").write_bytes(b"nope")
-    r = subprocess.run([sys.executable, "-m", "edge_runtime", "evaluate", "classifier", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "nomad_muse", "evaluate", "classifier", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["files"] == 3 and len(res["skipped"]) == 1
@@ -227,10 +227,10 @@ def test_held_out_renders_reach_the_measured_floor(tmp_path):
     10 clips per family the standard error is about 0.05, so the floors sit
     about 4 standard errors below the measurement.
     """
-    r = subprocess.run([sys.executable, "-m", "training.classifier_data", "render", str(tmp_path), "--clips-per-family", "10",
+    r = subprocess.run([sys.executable, "-m", "nomad_muse.training.classifier_data", "render", str(tmp_path), "--clips-per-family", "10",
                         "--seed", "777", "--soundfont", f"timgm6mb={TIMGM}"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    from edge_runtime.classifier.evaluate import evaluate_dir
+    from nomad_muse.classifier.evaluate import evaluate_dir
 
     res = evaluate_dir(tmp_path / "timgm6mb", get_backend("onnxruntime").load(MODEL))
     assert sum(res["per_class_files"].values()) == 110

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from edge_runtime.errors import InputError
-from edge_runtime.gm import DRUM_CLASS_NOTE, FAMILIES, PROGRAM_FAMILY
-from training import classifier_data as cd
+from nomad_muse.errors import InputError
+from nomad_muse.gm import DRUM_CLASS_NOTE, FAMILIES, PROGRAM_FAMILY
+from nomad_muse.training import classifier_data as cd
 
 SR = 22050
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")

@@ -12,20 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_runtime.engine.clock import CLOCK_PPQN, MidiClockFollower, TempoClock
-from edge_runtime.engine.config import EngineConfig
-from edge_runtime.engine.ring import BlockRing
-from edge_runtime.engine.synth import NoteEvent, NumpySynth
-from edge_runtime.errors import ParameterError
+from nomad_muse.engine.clock import CLOCK_PPQN, MidiClockFollower, TempoClock
+from nomad_muse.engine.config import EngineConfig
+from nomad_muse.engine.ring import BlockRing
+from nomad_muse.engine.synth import NoteEvent, NumpySynth
+from nomad_muse.errors import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSIFIER = ROOT / "models" / "classifier.onnx"
 needs_classifier = pytest.mark.skipif(not CLASSIFIER.is_file(), reason="classifier model not built yet")
-MUSE = [sys.executable, "-m", "edge_runtime"]
+MUSE = [sys.executable, "-m", "nomad_muse"]
 
 
 def _active():
-    from edge_runtime.machine_profile import resolve
+    from nomad_muse.machine_profile import resolve
 
     return resolve()
 
@@ -75,12 +75,12 @@ def test_midi_clock_follower_finds_the_tempo_and_ignores_one_late_pulse():
 
 # -- tokens → timed notes --------------------------------------------------------------------------
 def test_token_timeline_matches_the_tokenizer_on_a_generated_stream():
-    from edge_runtime.engine.timing import TokenTimeline
-    from edge_runtime.generator import vocab as V
-    from edge_runtime.generator.engine import Generator, SamplingConfig
-    from edge_runtime.generator.midi_io import read_midi
-    from edge_runtime.generator.session import bundled_prompt, prompt_tail
-    from edge_runtime.generator.tokenizer import decode, require_stream
+    from nomad_muse.engine.timing import TokenTimeline
+    from nomad_muse.generator import vocab as V
+    from nomad_muse.generator.engine import Generator, SamplingConfig
+    from nomad_muse.generator.midi_io import read_midi
+    from nomad_muse.generator.session import bundled_prompt, prompt_tail
+    from nomad_muse.generator.tokenizer import decode, require_stream
 
     s = require_stream(read_midi(bundled_prompt("tonal")), "tonal")
     toks = prompt_tail([t for t in s.tokens if t != V.EOS]) + [V.BAR]
@@ -126,7 +126,7 @@ def test_synth_starts_on_the_sample_and_is_block_size_independent(channel, pitch
 
 # -- the callback ----------------------------------------------------------------------------------
 def test_callback_allocates_no_block_buffers_in_steady_state():
-    from edge_runtime.engine.core import Engine
+    from nomad_muse.engine.core import Engine
 
     e = Engine(EngineConfig(block_size=256), realtime=True)
     ind = np.random.default_rng(0).standard_normal((256, 2)).astype(np.float32) * 0.1
@@ -156,7 +156,7 @@ def test_callback_allocates_no_block_buffers_in_steady_state():
 
 
 def test_callback_underrun_plays_silence_and_counts():
-    from edge_runtime.engine.core import Engine
+    from nomad_muse.engine.core import Engine
 
     e = Engine(EngineConfig(block_size=128), realtime=True)
     outd = np.ones((128, 2), np.float32)
@@ -168,7 +168,7 @@ def test_callback_underrun_plays_silence_and_counts():
 
 # -- fallbacks -------------------------------------------------------------------------------------
 def _pipeline(realtime=True, **flags):
-    from edge_runtime.engine.setup import build_pipeline
+    from nomad_muse.engine.setup import build_pipeline
 
     cfg = EngineConfig(seed=2, **flags)
     return build_pipeline(cfg, _active(), realtime=realtime)
@@ -210,8 +210,8 @@ def test_analyzer_pauses_while_cpu_is_short_and_counts():
 
 @needs_classifier
 def test_classifier_late_skips_audio_and_keeps_last_result():
-    from edge_runtime.classifier.stream import load_classifier_model
-    from edge_runtime.engine.core import ClassifierWorker, Engine
+    from nomad_muse.classifier.stream import load_classifier_model
+    from nomad_muse.engine.core import ClassifierWorker, Engine
 
     e = Engine(EngineConfig(classifier_backlog_ms=50), realtime=True)
     cw = ClassifierWorker(e, load_classifier_model().model)
@@ -225,7 +225,7 @@ def test_classifier_late_skips_audio_and_keeps_last_result():
 # -- muse demo -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    from edge_runtime.engine.offline import run_demo
+    from nomad_muse.engine.offline import run_demo
 
     os.environ.setdefault("MUSE_HOME", str(tmp_path_factory.mktemp("home")))
     out = tmp_path_factory.mktemp("demo")
@@ -235,9 +235,9 @@ def demo_run(tmp_path_factory):
 def test_demo_writes_the_three_outputs(demo_run):
     import soundfile as sf
 
-    from edge_runtime.examples import example_path
-    from edge_runtime.generator.midi_io import read_midi
-    from edge_runtime.generator.session import bundled_prompt
+    from nomad_muse.examples import example_path
+    from nomad_muse.generator.midi_io import read_midi
+    from nomad_muse.generator.session import bundled_prompt
 
     s = demo_run.summary
     prompt = read_midi(bundled_prompt("tonal"))
@@ -260,7 +260,7 @@ def test_demo_writes_the_three_outputs(demo_run):
 
 
 def test_demo_offline_never_misses_and_is_reproducible(demo_run, tmp_path):
-    from edge_runtime.engine.offline import run_demo
+    from nomad_muse.engine.offline import run_demo
 
     c = demo_run.summary["counters"]
     assert c["render_underruns"] == 0 and c["generator_late"] == 0 and c["analyzer_paused"] == 0
@@ -270,11 +270,11 @@ def test_demo_offline_never_misses_and_is_reproducible(demo_run, tmp_path):
 
 
 def test_demo_on_user_material_drums(tmp_path):
-    from edge_runtime.engine.offline import run_demo
-    from edge_runtime.examples import example_path
-    from edge_runtime.generator.midi_io import read_midi
-    from edge_runtime.generator.session import bundled_prompt
-    from edge_runtime.gm import DRUM_CHANNEL
+    from nomad_muse.engine.offline import run_demo
+    from nomad_muse.examples import example_path
+    from nomad_muse.generator.midi_io import read_midi
+    from nomad_muse.generator.session import bundled_prompt
+    from nomad_muse.gm import DRUM_CHANNEL
 
     res = run_demo(input_path=example_path("classify_drums.flac"), prompt_path=bundled_prompt("drums"),
                    out_dir=tmp_path / "o", active=_active(), seed=1, flags={"block_size": 128})
@@ -285,10 +285,10 @@ def test_demo_on_user_material_drums(tmp_path):
 
 @needs_classifier
 def test_demo_classifies_like_the_file_classifier(tmp_path):
-    from edge_runtime.analyzer.audio_io import read_audio
-    from edge_runtime.classifier.stream import ClassifierConfig, classify_array, load_classifier_model, summarise
-    from edge_runtime.engine.offline import run_demo
-    from edge_runtime.examples import example_path
+    from nomad_muse.audio_io import read_audio
+    from nomad_muse.classifier.stream import ClassifierConfig, classify_array, load_classifier_model, summarise
+    from nomad_muse.engine.offline import run_demo
+    from nomad_muse.examples import example_path
 
     clip = example_path("classify_piano.flac")
     res = run_demo(input_path=clip, prompt_path=None, out_dir=tmp_path, active=_active(), seed=1,
@@ -330,7 +330,7 @@ def test_demo_cli_end_to_end(tmp_path):
 
 def test_fluidsynth_renderer_plays_the_notes_when_installed():
     pytest.importorskip("fluidsynth", reason="pyfluidsynth not installed (the test extra installs it)")
-    from edge_runtime.engine.synth import find_soundfont, make_renderer
+    from nomad_muse.engine.synth import find_soundfont, make_renderer
 
     if find_soundfont() is None:
         pytest.skip("no GM soundfont (scripts/test.sh installs timgm6mb-soundfont)")
@@ -350,7 +350,7 @@ def test_fluidsynth_renderer_plays_the_notes_when_installed():
 def test_auto_renderer_falls_back_to_builtin_without_fluidsynth(monkeypatch):
     import builtins
 
-    from edge_runtime.engine.synth import make_renderer
+    from nomad_muse.engine.synth import make_renderer
 
     real = builtins.__import__
 
@@ -366,7 +366,7 @@ def test_auto_renderer_falls_back_to_builtin_without_fluidsynth(monkeypatch):
 
 
 def test_engine_config_comes_from_the_profile_and_flags_override():
-    from edge_runtime.machine_profile import TunedConfig
+    from nomad_muse.machine_profile import TunedConfig
 
     tuned = TunedConfig(sample_rate=44100, block_size=128, classifier_hop_ms=30.0, generator_chunk="bar",
                         generator_lookahead_beats=4.0, analyzer_fft_size=4096, analyzer_period_s=0.5)
@@ -384,10 +384,10 @@ def test_engine_config_comes_from_the_profile_and_flags_override():
 def test_dashboard_shows_every_section():
     from rich.console import Console
 
-    from edge_runtime.engine.dashboard import render
-    from edge_runtime.engine.setup import build_pipeline
-    from edge_runtime.examples import example_path
-    from edge_runtime.analyzer.audio_io import read_audio
+    from nomad_muse.engine.dashboard import render
+    from nomad_muse.engine.setup import build_pipeline
+    from nomad_muse.examples import example_path
+    from nomad_muse.audio_io import read_audio
 
     y, info = read_audio(example_path())
     cfg = EngineConfig(sample_rate=info.sr, seed=1, renderer="builtin", lookahead_beats=4.0)
@@ -422,8 +422,8 @@ def test_midi_clock_follower_is_not_fooled_by_period_quantised_arrival():
 
 
 def test_a_new_prompt_cancels_the_old_continuation_from_its_bar_line():
-    from edge_runtime.generator.midi_io import read_midi
-    from edge_runtime.generator.session import bundled_prompt
+    from nomad_muse.generator.midi_io import read_midi
+    from nomad_muse.generator.session import bundled_prompt
 
     p = _pipeline(lookahead_beats=8.0, renderer="builtin")
     g, e = p.generator, p.engine

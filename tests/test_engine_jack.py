@@ -24,13 +24,13 @@ pytestmark = pytest.mark.slow
 
 
 def _active():
-    from edge_runtime.machine_profile import resolve
+    from nomad_muse.machine_profile import resolve
 
     return resolve()
 
 
 def _cfg(**kw):
-    from edge_runtime.engine.config import EngineConfig
+    from nomad_muse.engine.config import EngineConfig
 
     return EngineConfig.from_tuned(_active().tuned, seed=1, **kw)
 
@@ -48,7 +48,7 @@ def _loopback(server) -> None:
 
 
 def _runner(server, **kw):
-    from edge_runtime.engine.live import LiveRunner
+    from nomad_muse.engine.live import LiveRunner
 
     cfg = kw.pop("cfg", None) or _cfg()
     return LiveRunner(cfg, _active(), **kw)
@@ -143,9 +143,9 @@ def test_live_30s_with_midi_in_and_out(jack_server):
 def test_live_and_file_classify_the_same_audio_the_same_way(jack_server):
     from scipy.signal import resample_poly
 
-    from edge_runtime.analyzer.audio_io import read_audio
-    from edge_runtime.classifier.stream import ClassifierConfig, classify_array, load_classifier_model, summarise
-    from edge_runtime.examples import example_path
+    from nomad_muse.audio_io import read_audio
+    from nomad_muse.classifier.stream import ClassifierConfig, classify_array, load_classifier_model, summarise
+    from nomad_muse.examples import example_path
 
     y, info = read_audio(example_path("classify_drums.flac"))
     y = resample_poly(y[:, 0] if y.ndim == 2 else y, jack_server.sr, info.sr).astype(np.float32)
@@ -174,7 +174,7 @@ def test_live_and_file_classify_the_same_audio_the_same_way(jack_server):
 
 
 def _muse(args, env=None, timeout=90):
-    return subprocess.run([sys.executable, "-m", "edge_runtime", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nomad_muse", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
 
 
@@ -199,7 +199,7 @@ def test_server_vanishing_mid_run_exits_cleanly(tmp_path):
     name = f"pytest-vanish-{uuid.uuid4().hex[:6]}"
     jackd = start_jackd(name)
     env = {**os.environ, "JACK_DEFAULT_SERVER": name, "MUSE_HOME": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "edge_runtime", "live", "--no-dashboard", "--duration", "120"],
+    proc = subprocess.Popen([sys.executable, "-m", "nomad_muse", "live", "--no-dashboard", "--duration", "120"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         t0 = time.perf_counter()
@@ -254,7 +254,7 @@ def test_follows_incoming_midi_clock(jack_server):
 def test_ctrl_c_stops_cleanly_with_a_summary(jack_server, tmp_path):
     import signal
 
-    proc = subprocess.Popen([sys.executable, "-m", "edge_runtime", "live", "--no-dashboard", "--midi-in", "none",
+    proc = subprocess.Popen([sys.executable, "-m", "nomad_muse", "live", "--no-dashboard", "--midi-in", "none",
                              "--midi-out", "none"], cwd=ROOT, env={**os.environ, "MUSE_HOME": str(tmp_path)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             # as from a terminal: a runner started in the background (`cmd &` in a script)

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends import Candidate, get_backend
-from edge_runtime.errors import InputError, ParameterError
-from edge_runtime.generator import vocab as V
-from edge_runtime.generator.keys import estimate_key, parse_key, scale_pitch_classes
-from edge_runtime.generator.midi_io import Note, Score, read_midi, write_midi
-from edge_runtime.generator.tokenizer import decode, require_stream, score_streams
-from edge_runtime.gm import DRUM_MAP, PROGRAM_FAMILY, family_of
-from edge_runtime.paths import models_dir
+from nomad_muse.backends import Candidate, get_backend
+from nomad_muse.errors import InputError, ParameterError
+from nomad_muse.generator import vocab as V
+from nomad_muse.generator.keys import estimate_key, parse_key, scale_pitch_classes
+from nomad_muse.generator.midi_io import Note, Score, read_midi, write_midi
+from nomad_muse.generator.tokenizer import decode, require_stream, score_streams
+from nomad_muse.gm import DRUM_MAP, PROGRAM_FAMILY, family_of
+from nomad_muse.paths import models_dir
 
 PLANETBLUPI = Path("/usr/share/planetblupi/music")
 PROMPTS = models_dir() / "prompts"
@@ -158,7 +158,7 @@ def test_absurd_tempo_is_clamped_with_a_warning(tmp_path):
 
 
 def test_huge_file_refused(tmp_path, monkeypatch):
-    from edge_runtime.generator import midi_io
+    from nomad_muse.generator import midi_io
 
     monkeypatch.setattr(midi_io, "MAX_FILE_BYTES", 100)
     with pytest.raises(InputError, match=r"MIDI file too large"):
@@ -184,7 +184,7 @@ def test_key_estimation_and_parsing():
 
 # ------------------------------------------------------------ the shipped model
 def _gen(rt="onnxruntime"):
-    from edge_runtime.generator.engine import Generator
+    from nomad_muse.generator.engine import Generator
 
     return Generator(candidates=[Candidate(rt)])
 
@@ -203,7 +203,7 @@ def test_backends_give_same_logits_for_same_state():
 
 @needs_model
 def test_tonal_mode_with_key_is_all_in_scale():
-    from edge_runtime.generator.engine import SamplingConfig, header_tokens
+    from nomad_muse.generator.engine import SamplingConfig, header_tokens
 
     g = _gen()
     key = (2, "minor")
@@ -217,7 +217,7 @@ def test_tonal_mode_with_key_is_all_in_scale():
 
 @needs_model
 def test_drum_mode_emits_only_channel_10_drum_hits():
-    from edge_runtime.generator.engine import SamplingConfig, header_tokens
+    from nomad_muse.generator.engine import SamplingConfig, header_tokens
 
     g = _gen("openvino")
     h = header_tokens("drums", "drums", None, 120)
@@ -230,7 +230,7 @@ def test_drum_mode_emits_only_channel_10_drum_hits():
 
 @needs_model
 def test_same_seed_same_output_and_both_backends_agree():
-    from edge_runtime.generator.engine import SamplingConfig
+    from nomad_muse.generator.engine import SamplingConfig
 
     prompt = score_streams(read_midi(PROMPTS / "drums_rock.mid"))[0].tokens[:-1]
     runs = []
@@ -246,7 +246,7 @@ def test_same_seed_same_output_and_both_backends_agree():
 
 @needs_model
 def test_prompt_runs_once_then_one_step_per_token():
-    from edge_runtime.generator.engine import SamplingConfig
+    from nomad_muse.generator.engine import SamplingConfig
 
     prompt = list(score_streams(read_midi(PROMPTS / "tonal_c_major.mid"))[0].tokens[:-1])
     g = _gen()
@@ -259,7 +259,7 @@ def test_prompt_runs_once_then_one_step_per_token():
 
 @needs_model
 def test_fallback_below_confidence_threshold_is_counted():
-    from edge_runtime.generator.engine import SamplingConfig, header_tokens
+    from nomad_muse.generator.engine import SamplingConfig, header_tokens
 
     g = _gen()
     h = header_tokens("tonal", "piano", (0, "major"), 120)
@@ -269,7 +269,7 @@ def test_fallback_below_confidence_threshold_is_counted():
 
 
 def test_sampling_config_validation():
-    from edge_runtime.generator.engine import SamplingConfig
+    from nomad_muse.generator.engine import SamplingConfig
 
     with pytest.raises(ParameterError, match=r"top_p=0 must be within"):
         SamplingConfig(top_p=0)
@@ -279,7 +279,7 @@ def test_sampling_config_validation():
 
 # ------------------------------------------------------------ CLI
 def muse(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "edge_runtime", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "nomad_muse", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 @needs_model
@@ -326,7 +326,7 @@ def test_cli_evaluate_generator(tmp_path):
 
 
 def test_nucleus_sampling_keeps_only_the_top_mass():
-    from edge_runtime.generator.sampling import masked_probs, sample
+    from nomad_muse.generator.sampling import masked_probs, sample
 
     rng = np.random.default_rng(0)
     logits = np.array([5.0, 4.0, 0.0, -1.0, 3.0])

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_runtime.errors import InputError
-from edge_runtime.generator import vocab as V
-from edge_runtime.generator.midi_io import read_midi
-from edge_runtime.generator.tokenizer import score_streams
-from edge_runtime.paths import models_dir
-from training.generator_data import (
+from nomad_muse.errors import InputError
+from nomad_muse.generator import vocab as V
+from nomad_muse.generator.midi_io import read_midi
+from nomad_muse.generator.tokenizer import score_streams
+from nomad_muse.paths import models_dir
+from nomad_muse.training.generator_data import (
     export_music21_corpus,
     find_midi_files,
     official_split,

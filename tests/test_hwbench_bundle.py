@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from edge_runtime.errors import ParameterError
-from edge_runtime.machine_profile import MachineProfile, ModuleChoice, TunedConfig, read_profile, sha256_file
-from hwbench.bundle import apply_bundle, make_bundle
-from hwbench.wheelhouse import canonical, dependency_closure
+from nomad_muse.errors import ParameterError
+from nomad_muse.machine_profile import MachineProfile, ModuleChoice, TunedConfig, read_profile, sha256_file
+from nomad_muse.hwbench.bundle import apply_bundle, make_bundle
+from nomad_muse.hwbench.wheelhouse import canonical, dependency_closure
 
 ROOT = Path(__file__).parents[1]
 
@@ -53,7 +53,7 @@ def test_apply_relocates_variant_paths(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_bundle_installs_offline_in_a_fresh_venv_and_runs(tmp_path):
     env = dict(os.environ, MUSE_HOME=str(tmp_path / "home"))
-    r = subprocess.run([sys.executable, "-m", "edge_runtime", "bundle", "-o", str(tmp_path / "rig.tar.gz")],
+    r = subprocess.run([sys.executable, "-m", "nomad_muse", "bundle", "-o", str(tmp_path / "rig.tar.gz")],
                        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     with tarfile.open(tmp_path / "rig.tar.gz") as tf:
@@ -74,6 +74,6 @@ def test_bundle_installs_offline_in_a_fresh_venv_and_runs(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert {p.name for p in out.iterdir()} >= {"continuation.mid", "render.wav", "report.html"}
     # the installed package is the venv's, not this checkout's
-    where = subprocess.run([str(tmp_path / "venv" / "bin" / "python"), "-c", "import edge_runtime; print(edge_runtime.__file__)"],
+    where = subprocess.run([str(tmp_path / "venv" / "bin" / "python"), "-c", "import nomad_muse; print(nomad_muse.__file__)"],
                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert str(tmp_path / "venv") in where.stdout

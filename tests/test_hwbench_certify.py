@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from edge_runtime.errors import InputError
-from hwbench.spec import judge, load_spec, overall
-from hwbench.syschecks import evaluate_system, parse_cyclictest, read_system, run_cyclictest
+from nomad_muse.errors import InputError
+from nomad_muse.hwbench.spec import judge, load_spec, overall
+from nomad_muse.hwbench.syschecks import evaluate_system, parse_cyclictest, read_system, run_cyclictest
 
 DATA = Path(__file__).parent / "data" / "systems"
 
@@ -157,7 +157,7 @@ needs_classifier = pytest.mark.skipif(not (Path(__file__).parents[1] / "models" 
 
 
 def _muse(args, env, cwd):
-    return subprocess.run([sys.executable, "-m", "edge_runtime", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-m", "nomad_muse", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
 
 
 def _lenient_spec(tmp_path, changes: dict[str, str] | None = None) -> Path:

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from hwbench.html import render_bench_html
-from hwbench.suite import SCHEMA, compare, time_calls
+from nomad_muse.hwbench.html import render_bench_html
+from nomad_muse.hwbench.suite import SCHEMA, compare, time_calls
 
 ROOT = Path(__file__).parents[1]
 needs_classifier = pytest.mark.skipif(not (ROOT / "models" / "classifier.onnx").exists(), reason="models/classifier.onnx not trained yet")
 
 
 def _muse(args, env, cwd):
-    return subprocess.run([sys.executable, "-m", "edge_runtime", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-m", "nomad_muse", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
 
 
 def test_time_calls_counts_and_orders_percentiles():

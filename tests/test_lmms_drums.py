@@ -16,10 +16,10 @@ from pathlib import Path
 import mido
 import pytest
 
-from edge_runtime.generator import vocab as V
-from edge_runtime.generator.midi_io import read_midi
-from edge_runtime.generator.tokenizer import HEADER_LEN, score_streams
-from training.lmms_drums import (
+from nomad_muse.generator import vocab as V
+from nomad_muse.generator.midi_io import read_midi
+from nomad_muse.generator.tokenizer import HEADER_LEN, score_streams
+from nomad_muse.training.lmms_drums import (
     CONVERTER_VERSION,
     LMMS_PROJECTS_DIR,
     ProjectError,
@@ -35,7 +35,7 @@ from training.lmms_drums import (
     project_hits,
     read_project_xml,
 )
-from training.lmms_drums import _automation_length, _int, _pattern_length
+from nomad_muse.training.lmms_drums import _automation_length, _int, _pattern_length
 
 DATA = Path(__file__).parent / "data" / "lmms"
 GRESHZ = DATA / "Greshz-CoolSnip.mmpz"  # LMMS 0.4.5, compressed, song-level patterns

@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from edge_runtime.errors import ParameterError
-from edge_runtime.machine_profile import (
+from nomad_muse.errors import ParameterError
+from nomad_muse.machine_profile import (
     MachineProfile,
     ModuleChoice,
     ProfileError,
@@ -141,8 +141,8 @@ def test_corrupt_history_is_moved_aside_not_lost(tmp_path):
 
 
 def test_one_shot_commands_follow_the_profile_unless_forced(home, tmp_path):
-    from edge_runtime.machine_profile import module_backend
-    from edge_runtime.probe import probe
+    from nomad_muse.machine_profile import module_backend
+    from nomad_muse.probe import probe
 
     prof, model = _profile(tmp_path, fingerprint=probe().fingerprint)
     p = prof.save(home / "data" / "profile.json")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import load_probe
 
-from backends.base import Candidate
-from edge_runtime.errors import ParameterError
-from edge_runtime.policy import env_override, plan_backends
+from nomad_muse.backends.base import Candidate
+from nomad_muse.errors import ParameterError
+from nomad_muse.policy import env_override, plan_backends
 
 C = Candidate
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_runtime.probe import ProbeRecord, probe
+from nomad_muse.probe import ProbeRecord, probe
 
 
 def _cpuinfo_flags() -> set[str]:

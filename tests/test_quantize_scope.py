@@ -22,15 +22,15 @@ def _onnx_conv_inputs_quantized(model) -> list[bool]:
 
 @pytest.fixture(scope="module")
 def feeds():
-    from calibration import data
+    from nomad_muse.calibration import data
 
     return data.classifier_sets().calib_feeds(40)
 
 
 def test_ir_route_keeps_only_the_first_conv_in_fp32(tmp_path, feeds):
-    from backends.openvino_backend import _core
-    from calibration.quantize import ptq_ir
-    from edge_runtime.paths import models_dir
+    from nomad_muse.backends.openvino_backend import _core
+    from nomad_muse.calibration.quantize import ptq_ir
+    from nomad_muse.paths import models_dir
 
     src = models_dir() / "classifier.onnx"
     kept = _conv_inputs_quantized(_core().read_model(str(ptq_ir(src, feeds, tmp_path / "k.xml"))))
@@ -41,8 +41,8 @@ def test_ir_route_keeps_only_the_first_conv_in_fp32(tmp_path, feeds):
 
 def test_onnx_route_keeps_only_the_first_conv_in_fp32(tmp_path, feeds):
     onnx = pytest.importorskip("onnx")
-    from calibration.quantize import ptq_onnx
-    from edge_runtime.paths import models_dir
+    from nomad_muse.calibration.quantize import ptq_onnx
+    from nomad_muse.paths import models_dir
 
     src = models_dir() / "classifier.onnx"
     kept = _onnx_conv_inputs_quantized(onnx.load(str(ptq_onnx(src, feeds, tmp_path / "k.onnx"))))

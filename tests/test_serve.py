@@ -42,7 +42,7 @@ def test_serve_waits_runs_restarts_and_stops(tmp_path):
     name = f"serve-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, MUSE_HOME=str(tmp_path / "home"), JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
     status, logf = tmp_path / "status.json", tmp_path / "serve.log"
-    proc = subprocess.Popen([sys.executable, "-m", "edge_runtime", "serve", "--status-file", str(status), "--log-file", str(logf),
+    proc = subprocess.Popen([sys.executable, "-m", "nomad_muse", "serve", "--status-file", str(status), "--log-file", str(logf),
                              "--retry-s", "0.5", "--midi-in", "none", "--midi-out", "none"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     jack = None

@@ -30,25 +30,35 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_carries_packages_models_and_profiles(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
-        "edge_runtime/cli.py",
-        "backends/onnxruntime_backend.py",
-        "backends/openvino_backend.py",
-        "models/__init__.py",
-        "profiles/__init__.py",
-        "hwbench/floor_relu_128.onnx",
-        "edge_runtime/examples/example_mix.flac",
-        "models/prompts/tonal_c_major.mid",
-        "models/prompts/drums_rock.mid",
+        "nomad_muse/app/cli.py",
+        "nomad_muse/backends/onnxruntime_backend.py",
+        "nomad_muse/backends/openvino_backend.py",
+        "nomad_muse/models/__init__.py",
+        "nomad_muse/profiles/__init__.py",
+        "nomad_muse/hwbench/floor_relu_128.onnx",
+        "nomad_muse/examples/example_mix.flac",
+        "nomad_muse/models/prompts/tonal_c_major.mid",
+        "nomad_muse/models/prompts/drums_rock.mid",
     ):
         assert required in names, required
-    shipped = [n for n in names if n.startswith(("models/", "profiles/")) and not n.endswith(".py")]
+    shipped = [n for n in names if n.startswith(("nomad_muse/models/", "nomad_muse/profiles/")) and not n.endswith(".py")]
     for path in (ROOT / "models").glob("*"):
         if path.suffix in (".onnx", ".json", ".xml", ".bin", ".gz"):
-            assert f"models/{path.name}" in shipped
+            assert f"nomad_muse/models/{path.name}" in shipped
     for path in (ROOT / "profiles").rglob("*.toml"):
-        assert f"profiles/{path.relative_to(ROOT / 'profiles').as_posix()}" in shipped
+        assert f"nomad_muse/profiles/{path.relative_to(ROOT / 'profiles').as_posix()}" in shipped
     entry = [n for n in names if n.endswith("entry_points.txt")]
-    assert entry and "muse = edge_runtime.cli:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()
+    assert entry and "muse = nomad_muse.app.cli:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()
+
+
+def test_wheel_has_exactly_one_top_level_import_package(wheel):
+    """Everything installs under `nomad_muse`: no `models`, `backends`, … in site-packages."""
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith((".dist-info", ".data"))}
+    assert tops == {"nomad_muse"}, sorted(tops)
+    top_level = [n for n in names if n.endswith(".dist-info/top_level.txt")]
+    if top_level:
+        assert zipfile.ZipFile(wheel).read(top_level[0]).decode().split() == ["nomad_muse"]
 
 
 def test_installed_wheel_runs_from_anywhere(wheel, tmp_path):
@@ -61,12 +71,12 @@ def test_installed_wheel_runs_from_anywhere(wheel, tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     r = subprocess.run(
-        [sys.executable, "-m", "edge_runtime", "info", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "nomad_muse", "info", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    assert Path(d["paths"]["models"]).resolve() == (target / "models").resolve()
-    assert Path(d["paths"]["profiles"]).resolve() == (target / "profiles").resolve()
+    assert Path(d["paths"]["models"]).resolve() == (target / "nomad_muse" / "models").resolve()
+    assert Path(d["paths"]["profiles"]).resolve() == (target / "nomad_muse" / "profiles").resolve()
     script = target / "bin" / "muse"
     assert script.is_file()
     r = subprocess.run([str(script), "--version"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

@@ -1,13 +1,13 @@
 """Training data for the instrument-family classifier: rendering, augmentation, loaders.
 
-    python -m training.classifier_data render OUT_DIR [--clips-per-family N] [--workers 2]
+    python -m nomad_muse.training.classifier_data render OUT_DIR [--clips-per-family N] [--workers 2]
 
 **Rendering.** General MIDI content written with ``mido`` and rendered with the
 ``fluidsynth`` CLI (Debian ``fluidsynth``) through two soundfonts, each one a
 *source*: ``fluidr3`` (``fluid-soundfont-gm``, FluidR3_GM.sf2) and ``timgm6mb``
 (``timgm6mb-soundfont``). Output: ``OUT_DIR/<source>/<family>/<name>.wav``,
 mono 22 050 Hz float WAV, 1.0–2.0 s each, plus ``OUT_DIR/manifest.json``.
-Families and programs come from :mod:`edge_runtime.gm` only (every program of
+Families and programs come from :mod:`nomad_muse.gm` only (every program of
 a family, round-robin; 120–127 have no family and are never used).
 
 Content per clip (``kind`` in the manifest):
@@ -69,8 +69,8 @@ from typing import Callable
 
 import numpy as np
 
-from edge_runtime.errors import InputError, ParameterError
-from edge_runtime.gm import DRUM_CHANNEL, DRUM_CLASS_NOTE, DRUM_MAP, FAMILIES, PROGRAM_FAMILY
+from nomad_muse.errors import InputError, ParameterError
+from nomad_muse.gm import DRUM_CHANNEL, DRUM_CLASS_NOTE, DRUM_MAP, FAMILIES, PROGRAM_FAMILY
 
 SR = 22050
 CLIP_MIN_S, CLIP_MAX_S = 1.0, 2.0
@@ -791,7 +791,7 @@ def augment(y: np.ndarray, sr: int, rng: np.random.Generator, *, other: np.ndarr
 def load_folder_dataset(root, *, notes: list[str] | None = None) -> list[tuple[Path, str]]:
     """(audio path, family) for every audio file under ``root/<family>/`` (recursively).
 
-    Sub-folders must be named exactly as :data:`edge_runtime.gm.FAMILIES`; other
+    Sub-folders must be named exactly as :data:`nomad_muse.gm.FAMILIES`; other
     files and folders are ignored, each with a line appended to ``notes`` when a
     list is given.
     """
@@ -887,7 +887,7 @@ def _progress_bar(done: int, total: int, t0=[None]) -> None:  # noqa: B006 (star
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.classifier_data", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m nomad_muse.training.classifier_data", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("render", help="Render the classifier's training clips with FluidSynth.")
     r.add_argument("out_dir", type=Path)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edge_runtime.classifier.features import CONTEXT, N_MELS
-from edge_runtime.gm import FAMILIES
+from nomad_muse.classifier.features import CONTEXT, N_MELS
+from nomad_muse.gm import FAMILIES
 
 
 def _block(cin: int, cout: int, pool: bool) -> list[nn.Module]:

@@ -1,6 +1,6 @@
 """Compare two generator checkpoints (and their trigram baselines) per source, split and mode.
 
-    python -m training.compare_generators --old OLD.pt --new NEW.pt \
+    python -m nomad_muse.training.compare_generators --old OLD.pt --new NEW.pt \
         [--old-ngram A.json.gz --new-ngram B.json.gz] [--data-dir DIR] [--out compare.json]
 
 Used to decide whether a retrained generator replaces the shipped one. The
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from edge_runtime.generator.ngram import NGram
-from training.generator_data import find_midi_files, load_streams, split_files, training_roots
-from training.generator_model import GeneratorGRU
-from training.train_generator import ngram_nll, stream_nll
+from nomad_muse.generator.ngram import NGram
+from nomad_muse.training.generator_data import find_midi_files, load_streams, split_files, training_roots
+from nomad_muse.training.generator_model import GeneratorGRU
+from nomad_muse.training.train_generator import ngram_nll, stream_nll
 
 
 def source_roots(data_dir: Path) -> dict[str, Path]:

@@ -1,6 +1,6 @@
 """Write ``models/generator.json``, the generator's model card, from measurements.
 
-    python -m training.generator_card [--data-dir DIR]
+    python -m nomad_muse.training.generator_card [--data-dir DIR]
 
 Reads the training run's statistics (``DIR/generator_train_stats.json``,
 written by ``training.train_generator``), then measures on the **test
@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Candidate
-from edge_runtime.generator import vocab as V
-from edge_runtime.generator.engine import Generator, SamplingConfig
-from edge_runtime.generator.keys import scale_pitch_classes
-from edge_runtime.generator.midi_io import read_midi
-from edge_runtime.generator.tokenizer import score_streams
-from training.generator_data import find_midi_files, split_files
-from training.lmms_drums import provenance as lmms_provenance_line
+from nomad_muse.backends.base import Candidate
+from nomad_muse.generator import vocab as V
+from nomad_muse.generator.engine import Generator, SamplingConfig
+from nomad_muse.generator.keys import scale_pitch_classes
+from nomad_muse.generator.midi_io import read_midi
+from nomad_muse.generator.tokenizer import score_streams
+from nomad_muse.training.generator_data import find_midi_files, split_files
+from nomad_muse.training.lmms_drums import provenance as lmms_provenance_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,7 +141,7 @@ def main(argv=None) -> None:
             "test": {"nll_per_token": ng_test["all"], "perplexity": float(np.exp(ng_test["all"])), "by_mode": {k: ng_test[k] for k in ("tonal", "drums")}},
             "test_perplexity_ratio_model_over_ngram": float(np.exp(test["all"] - ng_test["all"])),
         },
-        "reproduce": f"pip install '.[training]' && sudo apt-get install planetblupi-music-midi{' lmms-common' if lmms else ''} && python -m training.train_generator --data-dir DIR --steps {stats['train_steps']} --p-drums {stats['args'].get('p_drums', 0.1)} && python -m training.generator_card --data-dir DIR"
+        "reproduce": f"pip install '.[training]' && sudo apt-get install planetblupi-music-midi{' lmms-common' if lmms else ''} && python -m nomad_muse.training.train_generator --data-dir DIR --steps {stats['train_steps']} --p-drums {stats['args'].get('p_drums', 0.1)} && python -m nomad_muse.training.generator_card --data-dir DIR"
         + ("  (this model was trained with --steps, so a rerun does the same steps on any machine)" if stats["args"].get("steps")
            else "  (this model was trained with --minutes on 2 CPU cores, which gave the step count above; --steps makes a rerun independent of machine speed)"),
     }
@@ -151,7 +151,7 @@ def main(argv=None) -> None:
             "rule_fixed_before_the_run": args.rule,
             "validation_nll": cmp["validation"],
             "test_nll_reported_only": cmp["test"],
-            "command": "python -m training.compare_generators --old OLD.pt --new NEW.pt --old-ngram A --new-ngram B --data-dir DIR --out FILE",
+            "command": "python -m nomad_muse.training.compare_generators --old OLD.pt --new NEW.pt --old-ngram A --new-ngram B --data-dir DIR --out FILE",
         }
     out = args.models / "generator.json"
     out.write_text(json.dumps(card, indent=1) + "\n")

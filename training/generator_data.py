@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import InputError
-from edge_runtime.generator import vocab as V
+from nomad_muse.errors import InputError
+from nomad_muse.generator import vocab as V
 
 RESERVED_MUSIC21 = ("monteverdi", "trecento")
 DEFAULT_MUSIC21 = ("bach", "palestrina")
@@ -82,7 +82,7 @@ def lmms_drum_root(data_dir: Path) -> Path | None:
     """``data_dir/lmms_drums``: the drum parts of lmms-common's projects as GM drum MIDI, converted
     once and cached (reconverted when missing or made by another converter version); None without
     lmms-common or without drums."""
-    from training.lmms_drums import ensure_converted
+    from nomad_muse.training.lmms_drums import ensure_converted
 
     return ensure_converted(Path(data_dir) / "lmms_drums", LMMS_PROJECT_DIRS)
 
@@ -208,9 +208,9 @@ def load_streams(files, root, *, min_body_tokens: int = 8) -> list[tuple[str, st
 
     A stream needs more than ``min_body_tokens`` tokens after its header.
     """
-    from edge_runtime.errors import MuseError
-    from edge_runtime.generator.midi_io import read_midi
-    from edge_runtime.generator.tokenizer import HEADER_LEN, score_streams
+    from nomad_muse.errors import MuseError
+    from nomad_muse.generator.midi_io import read_midi
+    from nomad_muse.generator.tokenizer import HEADER_LEN, score_streams
 
     out = []
     for f in files:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edge_runtime.generator.vocab import VOCAB_SIZE
+from nomad_muse.generator.vocab import VOCAB_SIZE
 
 EMB, HIDDEN, LAYERS = 96, 144, 2
 

@@ -1,6 +1,6 @@
 """Drum parts of LMMS projects → General MIDI drum files (channel 10), one per project.
 
-    python -m training.lmms_drums [--src /usr/share/lmms/projects ...] --out DIR [--json] [--tracks] [--grid PROJECT]
+    python -m nomad_muse.training.lmms_drums [--src /usr/share/lmms/projects ...] --out DIR [--json] [--tracks] [--grid PROJECT]
 
 Reads ``.mmp`` (XML) and ``.mmpz`` (4-byte big-endian uncompressed length +
 zlib-compressed XML) as LMMS 0.4–1.2 write them, and writes the drum hits of
@@ -93,7 +93,7 @@ GM_NAMES = {
     67: "high agogo", 69: "cabasa", 70: "maracas", 71: "whistle", 73: "guiro", 75: "claves",
     76: "hi wood block", 81: "open triangle",
 }
-#: the repo's representative note for "other percussion" (edge_runtime.gm.DRUM_CLASS_NOTE)
+#: the repo's representative note for "other percussion" (nomad_muse.gm.DRUM_CLASS_NOTE)
 OTHER_PERC = 56
 
 _EXT_RE = re.compile(r"\.(ogg|wav|flac|mp3|ds|sf2|sf3|gig|aif|aiff|au|raw|spx|voc|xi|xpf)$", re.I)
@@ -627,7 +627,7 @@ def _merge(hits: list[_Hit], report: ProjectReport) -> list[tuple[int, int, int,
 def write_drum_midi(events, path: Path, *, bpm: float, time_signature: tuple[int, int]) -> Path:
     """A type-1 MIDI file at 48 ticks per beat (LMMS's own resolution, so no tick moves): conductor
     (tempo, metre) + one channel-10 drum track, written by the generator's own ``write_midi``."""
-    from edge_runtime.generator.midi_io import Note, Score, write_midi
+    from nomad_muse.generator.midi_io import Note, Score, write_midi
 
     notes = tuple(Note(tick / TICKS_PER_QUARTER, dur / TICKS_PER_QUARTER, note, vel, GM_DRUM_CHANNEL)
                   for tick, note, vel, dur in events)
@@ -636,8 +636,8 @@ def write_drum_midi(events, path: Path, *, bpm: float, time_signature: tuple[int
 
 
 def _drum_tokens(path: Path) -> int:
-    from edge_runtime.generator.midi_io import read_midi
-    from edge_runtime.generator.tokenizer import score_streams
+    from nomad_muse.generator.midi_io import read_midi
+    from nomad_muse.generator.tokenizer import score_streams
 
     return sum(len(s.tokens) for s in score_streams(read_midi(path)) if s.mode == "drums")
 
@@ -721,7 +721,7 @@ def convert_projects(src_dirs, out_dir: str | Path) -> list[ProjectReport]:
 
 # ------------------------------------------------------------------ reporting
 def gm_class(note: int) -> str:
-    from edge_runtime.gm import DRUM_MAP
+    from nomad_muse.gm import DRUM_MAP
 
     return DRUM_MAP.get(note, "other_perc")
 
@@ -791,7 +791,7 @@ def format_grid(path: str | Path, *, first_bar: int | None = None, bars: int = 2
 
     Starts at ``first_bar`` (0-based; default: the first bar with a hit). ``X`` velocity >= 80,
     ``x`` >= 40, ``o`` below; the ruler shows beat numbers."""
-    from edge_runtime.generator.midi_io import read_midi
+    from nomad_muse.generator.midi_io import read_midi
 
     score = read_midi(path)
     _, num, den = score.time_signatures[0]

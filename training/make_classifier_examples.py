@@ -5,7 +5,7 @@
 ``models/prompts/drums_rock.mid`` (channel 10), both rendered by FluidSynth with
 FluidR3_GM (MIT licence) at 22.05 kHz mono, 16-bit FLAC.
 
-    apt-get install fluidsynth fluid-soundfont-gm && python -m training.make_classifier_examples
+    apt-get install fluidsynth fluid-soundfont-gm && python -m nomad_muse.training.make_classifier_examples
 """
 
 from __future__ import annotations

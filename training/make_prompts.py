@@ -5,12 +5,12 @@
 * ``drums_rock.mid``: 2 bars of a basic rock beat on channel 10 (kick on
   1 and 3, snare on 2 and 4, closed hi-hat eighths, a crash on the first beat).
 
-    python -m training.make_prompts
+    python -m nomad_muse.training.make_prompts
 """
 
 from pathlib import Path
 
-from edge_runtime.generator.midi_io import Note, Score, write_midi
+from nomad_muse.generator.midi_io import Note, Score, write_midi
 
 OUT = Path(__file__).resolve().parents[1] / "models" / "prompts"
 

@@ -1,8 +1,8 @@
 """Train the instrument-family classifier from scratch, export it, write its model card.
 
-    python -m training.train_classifier --clips DIR [--minutes 8 | --epochs N]
+    python -m nomad_muse.training.train_classifier --clips DIR [--minutes 8 | --epochs N]
 
-DIR is what ``python -m training.classifier_data render DIR`` writes:
+DIR is what ``python -m nomad_muse.training.classifier_data render DIR`` writes:
 ``DIR/<source>/<family>/*.wav``. The ``timgm6mb`` source (TimGM6mb
 soundfont) is **held out** as the test split; ``fluidr3`` (FluidR3_GM) is
 split by file into train (90 %) and validation (10 %, model selection).
@@ -28,10 +28,10 @@ import soundfile as sf
 import torch
 from torch import nn
 
-from edge_runtime.classifier.features import CONTEXT, SR_TRAIN, logmel_frames, normalise
-from edge_runtime.classifier.stream import ClassifierConfig
-from edge_runtime.gm import FAMILIES
-from training.classifier_model import FamilyCNN, count_params, export_onnx
+from nomad_muse.classifier.features import CONTEXT, SR_TRAIN, logmel_frames, normalise
+from nomad_muse.classifier.stream import ClassifierConfig
+from nomad_muse.gm import FAMILIES
+from nomad_muse.training.classifier_model import FamilyCNN, count_params, export_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SOURCE = "timgm6mb"
@@ -77,7 +77,7 @@ def load_audio(path: Path) -> np.ndarray:
 
 def build(items, *, augment: int, rng: np.random.Generator, silence_dbfs: float):
     """(windows [N,1,128,8], labels [N], clip ids [N])."""
-    from training.classifier_data import augment as augment_fn
+    from nomad_muse.training.classifier_data import augment as augment_fn
 
     audio = [(load_audio(p), lab) for p, lab in items]
     by_label: dict[int, list[int]] = {}
@@ -151,9 +151,9 @@ def unseen_content_check(onnx_path: Path, clips_per_family: int = 20) -> dict:
     """
     import tempfile
 
-    from backends import get_backend
-    from edge_runtime.classifier.evaluate import evaluate_dir
-    from training.classifier_data import SOUNDFONTS, render_dataset
+    from nomad_muse.backends import get_backend
+    from nomad_muse.classifier.evaluate import evaluate_dir
+    from nomad_muse.training.classifier_data import SOUNDFONTS, render_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         render_dataset(tmp, soundfonts={"timgm6mb": SOUNDFONTS["timgm6mb"]}, seed=UNSEEN_SEED, clips_per_family=clips_per_family)
@@ -161,7 +161,7 @@ def unseen_content_check(onnx_path: Path, clips_per_family: int = 20) -> dict:
     keep = ("accuracy", "balanced_accuracy", "per_class_accuracy", "drums_vs_tonal_accuracy", "confusion_matrix", "per_class_files")
     return {"what": f"muse evaluate classifier on a TimGM6mb render with seed {UNSEEN_SEED} ({clips_per_family} clips per family), "
                     "one vote per clip: unseen soundfont and unseen content",
-            "reproduce": f"python -m training.classifier_data render DIR --clips-per-family {clips_per_family} --seed {UNSEEN_SEED} "
+            "reproduce": f"python -m nomad_muse.training.classifier_data render DIR --clips-per-family {clips_per_family} --seed {UNSEEN_SEED} "
                          "--soundfont timgm6mb=/usr/share/sounds/sf2/TimGM6mb.sf2 && muse evaluate classifier DIR/timgm6mb --json",
             **{k: res[k] for k in keep}}
 
@@ -265,7 +265,7 @@ def main(argv=None) -> None:
                      "args": {k: str(v) for k, v in vars(args).items()}},
         "metrics": {"validation": val, "test_held_out_soundfont": test},
         "baseline": {"chance_balanced_accuracy": 1 / len(FAMILIES)},
-        "reproduce": f"pip install '.[training]' && apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont && python -m training.classifier_data render DIR && python -m training.train_classifier --clips DIR --epochs {epoch}",
+        "reproduce": f"pip install '.[training]' && apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont && python -m nomad_muse.training.classifier_data render DIR && python -m nomad_muse.training.train_classifier --clips DIR --epochs {epoch}",
     }
     card["metrics"]["held_out_unseen_content"] = unseen_content_check(onnx_path)
     (args.out / "classifier.json").write_text(json.dumps(card, indent=1) + "\n")

@@ -1,6 +1,6 @@
 """Train the MIDI generator from scratch, export it, fit the n-gram baseline, write the model card.
 
-    python -m training.train_generator [--minutes 14 | --steps N] [--extra DIR ...]
+    python -m nomad_muse.training.train_generator [--minutes 14 | --steps N] [--extra DIR ...]
 
 Data: music21's bundled corpus exported as MIDI (tonal; reserved collections
 refused), the Debian package ``planetblupi-music-midi`` (GM multitrack
@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_runtime.generator import vocab as V
-from edge_runtime.generator.ngram import NGram
-from edge_runtime.generator.tokenizer import HEADER_LEN
-from training.generator_data import (
+from nomad_muse.generator import vocab as V
+from nomad_muse.generator.ngram import NGram
+from nomad_muse.generator.tokenizer import HEADER_LEN
+from nomad_muse.training.generator_data import (
     DEFAULT_MUSIC21,
     export_music21_corpus,
     find_midi_files,
@@ -38,7 +38,7 @@ from training.generator_data import (
     transpose_tokens,
     windows,
 )
-from training.generator_model import GeneratorGRU, count_params, export_step_onnx
+from nomad_muse.training.generator_model import GeneratorGRU, count_params, export_step_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,9 +5,9 @@ Entry points: :func:`analyze_file`, :func:`analyze_array` and the streaming
 :class:`Analyzer` (``push(block)`` / ``report()``).
 """
 
-from edge_runtime.analyzer.engine import Analyzer, AnalyzerConfig, analyze_array, analyze_file
-from edge_runtime.analyzer.suggest import DELIVERY_LUFS, SuggestOptions
-from edge_runtime.analyzer.targets import Target, build_target, load_target
+from nomad_muse.analyzer.engine import Analyzer, AnalyzerConfig, analyze_array, analyze_file
+from nomad_muse.analyzer.suggest import DELIVERY_LUFS, SuggestOptions
+from nomad_muse.analyzer.targets import Target, build_target, load_target
 
 __all__ = ["Analyzer", "AnalyzerConfig", "analyze_array", "analyze_file", "SuggestOptions", "DELIVERY_LUFS",
            "Target", "build_target", "load_target"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage, signal
 
-from edge_runtime.analyzer.report import DynamicsReport
+from nomad_muse.analyzer.report import DynamicsReport
 
 #: PLR below this (LU) flags a master as over-compressed (streaming guidance of ~8–9 LU).
 OVER_COMPRESSED_PLR_LU = 8.0

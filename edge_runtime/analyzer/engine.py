@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from edge_runtime.analyzer import dynamics, fft, loudness, stereo, tonal
-from edge_runtime.analyzer.report import AnalysisReport, LoudnessReport
-from edge_runtime.analyzer.suggest import SuggestOptions, suggest
-from edge_runtime.errors import InputError, ParameterError
+from nomad_muse.analyzer import dynamics, fft, loudness, stereo, tonal
+from nomad_muse.analyzer.report import AnalysisReport, LoudnessReport
+from nomad_muse.analyzer.suggest import SuggestOptions, suggest
+from nomad_muse.errors import InputError, ParameterError
 
 SILENT_FRAME_MS = 1e-7  # -70 dBFS mean square: frames below are left out of spectra
 
@@ -300,7 +300,7 @@ def analyze_file(path: str | Path, *, target=None, options: SuggestOptions | Non
         Missing, empty, corrupt, non-audio, too short, NaN/inf, all-zero
         samples, unsupported channel count or sample rate — one line each.
     """
-    from edge_runtime.analyzer.audio_io import iter_blocks, probe_audio
+    from nomad_muse.audio_io import iter_blocks, probe_audio
 
     info = probe_audio(path)
     cfg = replace(config or AnalyzerConfig(), with_dynamics=with_dynamics)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.errors import ParameterError
+from nomad_muse.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def backend_name() -> str:
 
 def wisdom_paths():
     """Paths of the FFTW wisdom files in the user data directory."""
-    from edge_runtime.paths import data_dir
+    from nomad_muse.paths import data_dir
 
     d = data_dir()
     return {k: d / f"fftw_wisdom.{k}" for k in _WISDOM_KINDS}

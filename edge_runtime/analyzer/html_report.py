@@ -25,7 +25,7 @@ import math
 from html import escape
 from pathlib import Path
 
-from edge_runtime.errors import ParameterError
+from nomad_muse.errors import ParameterError
 
 #: frequency axis of the curve chart (Hz)
 F_LO, F_HI = 20.0, 20000.0
@@ -326,9 +326,9 @@ def render_html(report, target=None, *, target_lufs: float | None = None, title:
 
     Parameters
     ----------
-    report : edge_runtime.analyzer.report.AnalysisReport
-        What :func:`~edge_runtime.analyzer.analyze_file` returned.
-    target : edge_runtime.analyzer.targets.Target or None
+    report : nomad_muse.analyzer.report.AnalysisReport
+        What :func:`~nomad_muse.analyzer.analyze_file` returned.
+    target : nomad_muse.analyzer.targets.Target or None
         The target the report was compared with (name, description, provenance
         and, when the report lacks it, its curve).
     target_lufs : float or None

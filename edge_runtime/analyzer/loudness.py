@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from edge_runtime.errors import ParameterError
+from nomad_muse.audio_io import LAYOUT_BY_CHANNELS  # noqa: F401  (re-exported: the layouts BS.1770 weights)
+from nomad_muse.errors import ParameterError
 
 #: BS.1770-4 eq. (2) channel weights G_i by layout (LFE excluded: weight 0).
 CHANNEL_WEIGHTS = {
@@ -20,7 +21,6 @@ CHANNEL_WEIGHTS = {
     "5.0": (1.0, 1.0, 1.0, 1.41, 1.41),          # L R C Ls Rs
     "5.1": (1.0, 1.0, 1.0, 0.0, 1.41, 1.41),     # L R C LFE Ls Rs (SMPTE/WAV order)
 }
-LAYOUT_BY_CHANNELS = {1: "mono", 2: "stereo", 5: "5.0", 6: "5.1"}
 ABSOLUTE_GATE_LUFS = -70.0      # Gamma_a, BS.1770-4 §2.8 / eq. (6)
 RELATIVE_GATE_LU = -10.0        # BS.1770-4 eq. (6)
 LRA_RELATIVE_GATE_LU = -20.0    # EBU Tech 3342 §2

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_runtime.analyzer.report import StereoReport
-from edge_runtime.analyzer.tonal import BANDS
+from nomad_muse.analyzer.report import StereoReport
+from nomad_muse.analyzer.tonal import BANDS
 
 LOW_END_CUTOFF_HZ = 150.0
 

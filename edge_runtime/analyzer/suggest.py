@@ -1,6 +1,6 @@
 """Plain-language mix suggestions: rules over the measurements (the seed's §4.3 table).
 
-Every rule yields a :class:`~edge_runtime.analyzer.report.Suggestion` with a
+Every rule yields a :class:`~nomad_muse.analyzer.report.Suggestion` with a
 stable ``kind``, a severity, the measured value against its target, a concrete
 action with an amount, and why.  Suggestions are sorted by ``score`` (larger
 is worse; for band rules it is the dB outside the target range) and capped at
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.analyzer.report import AnalysisReport, BandLevel, Suggestion
-from edge_runtime.errors import ParameterError
+from nomad_muse.analyzer.report import AnalysisReport, BandLevel, Suggestion
+from nomad_muse.errors import ParameterError
 
 #: Delivery loudness targets (LUFS): EBU R128 broadcast, and the level most streaming services normalise to.
 DELIVERY_LUFS = {"streaming": -14.0, "broadcast": -23.0}

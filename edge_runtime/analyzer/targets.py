@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import InputError, ParameterError
-from edge_runtime.analyzer.fft import octave_centres
-from edge_runtime.analyzer.tonal import BAND_NAMES, CURVE_FRACTION, NORMALISE_TO_LUFS
+from nomad_muse.errors import InputError, ParameterError
+from nomad_muse.analyzer.fft import octave_centres
+from nomad_muse.analyzer.tonal import BAND_NAMES, CURVE_FRACTION, NORMALISE_TO_LUFS
 
 try:
     import tomllib
@@ -65,13 +65,13 @@ class Target:
 
 def user_profiles_dir() -> Path:
     """Where ``muse profiles build`` saves targets (``data_dir()/profiles``)."""
-    from edge_runtime.paths import data_dir
+    from nomad_muse.paths import data_dir
 
     return data_dir() / "profiles"
 
 
 def shipped_genres_dir() -> Path:
-    from edge_runtime.paths import profiles_dir
+    from nomad_muse.paths import profiles_dir
 
     return profiles_dir() / "genres"
 
@@ -189,7 +189,7 @@ def build_target(*, name: str, paths: Sequence[str | Path], description: str = "
     skipped : list of str
         One line per file that could not be used (and why).
     """
-    from edge_runtime.analyzer.engine import analyze_file
+    from nomad_muse.analyzer.engine import analyze_file
 
     if not _NAME_RE.match(name):
         raise ParameterError(f"name={name!r} must be 1-64 letters, digits, '_', '.' or '-'")

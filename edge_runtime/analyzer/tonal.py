@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_runtime.analyzer.fft import band_power, fractional_octave_smooth
-from edge_runtime.analyzer.report import BandLevel, TonalReport
+from nomad_muse.analyzer.fft import band_power, fractional_octave_smooth
+from nomad_muse.analyzer.report import BandLevel, TonalReport
 
 #: (name, lo Hz, hi Hz) — the seed's seven bands.
 BANDS: tuple[tuple[str, float, float], ...] = (
@@ -58,7 +58,7 @@ def tonal_report(*, freqs: np.ndarray, psd: np.ndarray, integrated_lufs: float,
         Bin frequencies (Hz) and one-sided PSD (FS^2/Hz), e.g. from Welch.
     integrated_lufs : float
         Integrated loudness (LUFS) used for normalisation; None is returned if not finite.
-    target : edge_runtime.analyzer.targets.Target or None
+    target : nomad_muse.analyzer.targets.Target or None
         Genre/reference ranges attached to each band and the curve.
     """
     if not np.isfinite(integrated_lufs):

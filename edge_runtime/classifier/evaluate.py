@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.analyzer.audio_io import read_audio
-from edge_runtime.classifier.stream import ClassifierConfig, classify_array, summarise
-from edge_runtime.errors import InputError, MuseError
-from edge_runtime.gm import FAMILIES
+from nomad_muse.audio_io import read_audio
+from nomad_muse.classifier.stream import ClassifierConfig, classify_array, summarise
+from nomad_muse.errors import InputError, MuseError
+from nomad_muse.gm import FAMILIES
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg")
 

@@ -26,17 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Candidate, CompiledModel
-from backends.registry import LoadResult, load_first
-from edge_runtime.classifier.features import CONTEXT, HOP_S, frame_params, mel_filterbank, normalise
-from edge_runtime.errors import ParameterError
-from edge_runtime.gm import FAMILIES
+from nomad_muse.backends.base import Candidate, CompiledModel
+from nomad_muse.backends.registry import LoadResult, load_first
+from nomad_muse.classifier.features import CONTEXT, HOP_S, frame_params, mel_filterbank, normalise
+from nomad_muse.errors import ParameterError
+from nomad_muse.gm import FAMILIES
 
 DRUMS = FAMILIES.index("drums")
 
 
 def default_model_path() -> Path:
-    from edge_runtime.paths import models_dir
+    from nomad_muse.paths import models_dir
 
     return models_dir() / "classifier.onnx"
 
@@ -45,8 +45,8 @@ def load_classifier_model(model_path: Path | None = None, candidates: Sequence[C
     """The classifier model on the policy's first working backend (fallbacks recorded)."""
     path = Path(model_path) if model_path else default_model_path()
     if candidates is None:
-        from edge_runtime.policy import env_override, plan_backends
-        from edge_runtime.probe import probe
+        from nomad_muse.policy import env_override, plan_backends
+        from nomad_muse.probe import probe
 
         plan = plan_backends("classifier", probe(), override=env_override("classifier"))
         candidates = [c for c in plan.candidates if c.precision != "int8"] or list(plan.candidates)

@@ -1,6 +1,6 @@
 """Measure the GIL question of the live engine: thread switch interval vs inference in a worker process.
 
-``python -m edge_runtime.engine.bench_switch [--seconds 6]`` starts a private
+``python -m nomad_muse.engine.bench_switch [--seconds 6]`` starts a private
 JACK dummy server (48 kHz, 256-sample periods = 5.33 ms), runs the live engine
 on it, and loads the interpreter with a stress worker that generates with the
 real generator model in a tight loop (Python grammar and sampling between
@@ -27,11 +27,11 @@ import numpy as np
 
 
 def _stress_loop(stop, counter, seconds: float) -> None:
-    from edge_runtime.generator.engine import Generator, SamplingConfig
-    from edge_runtime.generator.session import bundled_prompt, prompt_tail
-    from edge_runtime.generator.midi_io import read_midi
-    from edge_runtime.generator.tokenizer import require_stream
-    from edge_runtime.generator import vocab as V
+    from nomad_muse.generator.engine import Generator, SamplingConfig
+    from nomad_muse.generator.session import bundled_prompt, prompt_tail
+    from nomad_muse.generator.midi_io import read_midi
+    from nomad_muse.generator.tokenizer import require_stream
+    from nomad_muse.generator import vocab as V
 
     gen = Generator()
     s = require_stream(read_midi(bundled_prompt("tonal")), "tonal")
@@ -49,9 +49,9 @@ def _stress_loop(stop, counter, seconds: float) -> None:
 
 
 def run_condition(label: str, switch: float | None, stress: str, seconds: float) -> dict:
-    from edge_runtime.engine.config import EngineConfig
-    from edge_runtime.engine.live import LiveRunner
-    from edge_runtime.machine_profile import resolve
+    from nomad_muse.engine.config import EngineConfig
+    from nomad_muse.engine.live import LiveRunner
+    from nomad_muse.machine_profile import resolve
 
     act = resolve()
     cfg = EngineConfig.from_tuned(act.tuned, seed=1)
@@ -115,7 +115,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     finally:
-        from edge_runtime.engine.live import terminate_portaudio
+        from nomad_muse.engine.live import terminate_portaudio
 
         terminate_portaudio()
         jackd.terminate()

@@ -12,7 +12,7 @@ import math
 import time
 from collections import deque
 
-from edge_runtime.errors import ParameterError
+from nomad_muse.errors import ParameterError
 
 TEMPO_RANGE_BPM = (20.0, 400.0)
 CLOCK_PPQN = 24  # MIDI timing clock: 24 pulses per quarter note

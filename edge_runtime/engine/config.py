@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from edge_runtime.errors import ParameterError
+from nomad_muse.errors import ParameterError
 
 #: interpreter thread switch interval the engine sets (s); measured in docs/engine.md
 SWITCH_INTERVAL_S = 0.0005
@@ -131,7 +131,7 @@ class EngineConfig:
 
     @classmethod
     def from_tuned(cls, tuned, **flags: Any) -> "EngineConfig":
-        """From a :class:`~edge_runtime.machine_profile.TunedConfig`, then ``flags`` (None = keep)."""
+        """From a :class:`~nomad_muse.machine_profile.TunedConfig`, then ``flags`` (None = keep)."""
         base = cls(sample_rate=tuned.sample_rate, block_size=tuned.block_size,
                    classifier_hop_ms=tuned.classifier_hop_ms, classifier_vote_ms=tuned.classifier_vote_ms,
                    chunk=tuned.generator_chunk, lookahead_beats=tuned.generator_lookahead_beats,

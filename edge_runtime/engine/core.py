@@ -43,13 +43,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from edge_runtime.engine.clock import TempoClock
-from edge_runtime.engine.config import EngineConfig
-from edge_runtime.engine.ring import BlockRing
-from edge_runtime.engine.synth import NoteEvent
-from edge_runtime.engine.timing import TokenTimeline
-from edge_runtime.errors import ParameterError
-from edge_runtime.gm import DRUM_CHANNEL
+from nomad_muse.engine.clock import TempoClock
+from nomad_muse.engine.config import EngineConfig
+from nomad_muse.engine.ring import BlockRing
+from nomad_muse.engine.synth import NoteEvent
+from nomad_muse.engine.timing import TokenTimeline
+from nomad_muse.errors import ParameterError
+from nomad_muse.gm import DRUM_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ class ClassifierWorker:
     name = "classifier"
 
     def __init__(self, engine: Engine, model, *, keep_results: bool = False, capture: bool = False) -> None:
-        from edge_runtime.classifier.stream import ClassifierConfig, StreamingClassifier
+        from nomad_muse.classifier.stream import ClassifierConfig, StreamingClassifier
 
         cfg = engine.cfg
         self.e = engine
@@ -341,7 +341,7 @@ class GeneratorWorker:
         self.render_pos = render_pos
         self.unit = engine.cfg.chunk
         self._rng = np.random.default_rng(engine.cfg.seed)
-        from edge_runtime.generator.engine import SamplingConfig
+        from nomad_muse.generator.engine import SamplingConfig
 
         self.sampling = SamplingConfig(temperature=engine.cfg.temperature, top_p=engine.cfg.top_p, seed=engine.cfg.seed)
         self.prompt = prompt           # Score or None
@@ -370,11 +370,11 @@ class GeneratorWorker:
         return self.e.track_type or "tonal"
 
     def prime(self, at_beat: float) -> None:
-        from edge_runtime.generator import vocab as V
-        from edge_runtime.generator.keys import parse_key
-        from edge_runtime.generator.midi_io import read_midi
-        from edge_runtime.generator.session import FAMILY_PROGRAM, bundled_prompt, prompt_tail
-        from edge_runtime.generator.tokenizer import require_stream
+        from nomad_muse.generator import vocab as V
+        from nomad_muse.generator.keys import parse_key
+        from nomad_muse.generator.midi_io import read_midi
+        from nomad_muse.generator.session import FAMILY_PROGRAM, bundled_prompt, prompt_tail
+        from nomad_muse.generator.tokenizer import require_stream
 
         mode = self._want_mode()
         score = self.prompt if self.prompt is not None else read_midi(bundled_prompt(mode))
@@ -549,7 +549,7 @@ class AnalyzerWorker:
     name = "analyzer"
 
     def __init__(self, engine: Engine, *, target=None, full: bool = False) -> None:
-        from edge_runtime.analyzer.engine import AnalyzerConfig
+        from nomad_muse.analyzer.engine import AnalyzerConfig
 
         cfg = engine.cfg
         self.e, self.target = engine, target
@@ -563,7 +563,7 @@ class AnalyzerWorker:
         self._t = engine.timing(self.name)
 
     def _new(self):
-        from edge_runtime.analyzer.engine import Analyzer
+        from nomad_muse.analyzer.engine import Analyzer
 
         return Analyzer(sr=self.e.cfg.sample_rate, channels=self.e.cfg.channels, config=self.acfg,
                         target=self.target, source="mix bus")

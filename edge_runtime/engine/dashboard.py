@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from edge_runtime.gm import DRUM_CHANNEL
+from nomad_muse.gm import DRUM_CHANNEL
 
 ROLL_BEATS = 8  # beats shown in the piano roll
 ROLL_COLS = 48

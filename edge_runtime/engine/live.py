@@ -3,7 +3,7 @@
 Threads: PortAudio's callback thread runs :meth:`Engine.process`; one thread
 per worker (generator, renderer, classifier, analyzer, MIDI in, MIDI out)
 loops ``step()`` and sleeps a fraction of a period when idle.  The
-interpreter's switch interval is set to :data:`~edge_runtime.engine.config.SWITCH_INTERVAL_S`
+interpreter's switch interval is set to :data:`~nomad_muse.engine.config.SWITCH_INTERVAL_S`
 (0.5 ms, well below a 5.3 ms period) while the engine runs — measured in
 docs/engine.md — so a worker holding the GIL in Python code cannot delay the
 callback by a whole default 5 ms slice.
@@ -22,8 +22,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from edge_runtime.engine.config import SWITCH_INTERVAL_S, EngineConfig
-from edge_runtime.errors import InputError
+from nomad_muse.engine.config import SWITCH_INTERVAL_S, EngineConfig
+from nomad_muse.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,12 @@ class _WorkerThread(threading.Thread):
 
 
 class LiveRunner:
-    """Runs a :class:`~edge_runtime.engine.setup.Pipeline` on a duplex audio stream, plus MIDI."""
+    """Runs a :class:`~nomad_muse.engine.setup.Pipeline` on a duplex audio stream, plus MIDI."""
 
     def __init__(self, cfg: EngineConfig, active, *, audio_device=None, midi_in: str | None = None,
                  midi_out: str | None = None, client: str = "muse", backing=None, capture_input: bool = False,
                  switch_interval_s: float | None = SWITCH_INTERVAL_S) -> None:
-        from edge_runtime.engine.setup import build_pipeline
+        from nomad_muse.engine.setup import build_pipeline
 
         self.device = pick_device(audio_device)
         sr = int(self.device["sr"])
@@ -123,7 +123,7 @@ class LiveRunner:
         self.engine = self.p.engine
         self.notes += self.p.notes
         self.midi_in = self.midi_out = None
-        from edge_runtime.engine.midi import MidiInput, MidiOutput
+        from nomad_muse.engine.midi import MidiInput, MidiOutput
 
         if midi_out != "none":
             self.midi_out = MidiOutput(self.engine, port=midi_out, client=client)

@@ -16,8 +16,8 @@ import math
 import queue
 import time
 
-from edge_runtime.engine.clock import MidiClockFollower
-from edge_runtime.errors import InputError
+from nomad_muse.engine.clock import MidiClockFollower
+from nomad_muse.errors import InputError
 
 QUEUE_SIZE = 8192
 
@@ -79,7 +79,7 @@ class MidiInput:
         self.received_notes: list[tuple[float, int, int]] = []  # (frame, channel, pitch) of every note-on
 
     def step(self) -> bool:
-        from edge_runtime.generator.midi_io import Note
+        from nomad_muse.generator.midi_io import Note
 
         e = self.e
         did = False
@@ -119,7 +119,7 @@ class MidiInput:
         return did
 
     def _maybe_prompt(self) -> None:
-        from edge_runtime.generator.midi_io import Score
+        from nomad_muse.generator.midi_io import Score
 
         e = self.e
         if not self.phrase or self._open:

@@ -2,7 +2,7 @@
 
 The driver plays the audio server's part: for each block of the input clip
 (at the tuned block size) it lets the generator and renderer do what is due,
-calls the same :meth:`~edge_runtime.engine.core.Engine.process_block` the
+calls the same :meth:`~nomad_muse.engine.core.Engine.process_block` the
 audio callback calls, then lets the classifier and analyzer consume.  Nothing
 is dropped (the driver waits for the workers instead of racing them), so a
 seeded run is reproducible; every step is timed against the budget it would
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.engine.config import EngineConfig
-from edge_runtime.errors import InputError, ParameterError
+from nomad_muse.engine.config import EngineConfig
+from nomad_muse.errors import InputError, ParameterError
 
 
 @dataclass
@@ -32,7 +32,7 @@ class DemoResult:
 
 
 def _input_audio(path: Path) -> tuple[np.ndarray, int]:
-    from edge_runtime.analyzer.audio_io import read_audio
+    from nomad_muse.audio_io import read_audio
 
     y, info = read_audio(path)
     y = np.asarray(y, np.float32)
@@ -55,7 +55,7 @@ def run_demo(*, input_path: Path | None, prompt_path: Path | None, out_dir: Path
         MIDI prompt (None: the bundled tonal prompt).
     out_dir : Path
         Created if missing.
-    active : edge_runtime.machine_profile.ActiveConfig
+    active : nomad_muse.machine_profile.ActiveConfig
         Machine profile (tuned sizes, backends).
     flags : dict
         :class:`EngineConfig` overrides (None values ignored).
@@ -64,11 +64,11 @@ def run_demo(*, input_path: Path | None, prompt_path: Path | None, out_dir: Path
     """
     import soundfile as sf
 
-    from edge_runtime.engine.report import write_report
-    from edge_runtime.engine.setup import build_pipeline
-    from edge_runtime.examples import example_path
-    from edge_runtime.generator.midi_io import Note, Score, read_midi, write_midi
-    from edge_runtime.generator.session import bundled_prompt
+    from nomad_muse.engine.report import write_report
+    from nomad_muse.engine.setup import build_pipeline
+    from nomad_muse.examples import example_path
+    from nomad_muse.generator.midi_io import Note, Score, read_midi, write_midi
+    from nomad_muse.generator.session import bundled_prompt
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -133,7 +133,7 @@ def run_demo(*, input_path: Path | None, prompt_path: Path | None, out_dir: Path
         "timings": [t.summary() for t in e.timings.values() if t.count],
     }
     if p.classifier is not None:
-        from edge_runtime.classifier.stream import summarise
+        from nomad_muse.classifier.stream import summarise
 
         cls = summarise(p.classifier.results)
         summary["classifier"] = {k: cls[k] for k in ("family", "family_share", "track_type", "windows", "silent_windows", "segments")}

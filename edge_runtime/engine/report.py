@@ -2,7 +2,7 @@
 target, meters, suggestions, classifier result, per-module timings and deadline statistics.
 
 Self-contained (inline CSS and SVG, no scripts).  The analysis sections reuse
-:mod:`edge_runtime.analyzer.html_report`.  Stable ids the tests rely on:
+:mod:`nomad_muse.analyzer.html_report`.  Stable ids the tests rely on:
 ``svg#piano-roll`` (``rect.prompt-note``, ``rect.gen-note``), ``svg#tonal-curve``,
 ``svg#band-chart``, ``table#meters``, ``table#suggestions`` / ``p#suggestions``,
 ``table#timings`` (one ``tr.timing`` per module, ``data-module``), ``table#counters``
@@ -15,9 +15,9 @@ import datetime as _dt
 from html import escape as e
 from pathlib import Path
 
-from edge_runtime.analyzer import html_report as H
-from edge_runtime.errors import ParameterError
-from edge_runtime.gm import DRUM_CHANNEL
+from nomad_muse.analyzer import html_report as H
+from nomad_muse.errors import ParameterError
+from nomad_muse.gm import DRUM_CHANNEL
 
 _EXTRA_CSS = ".prompt-note{fill:#6b8fc7}.gen-note{fill:#d2462b}.split{stroke:#1d2330;stroke-dasharray:4 3}"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_runtime.errors import ParameterError
+from nomad_muse.errors import ParameterError
 
 
 class BlockRing:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from edge_runtime.engine.config import EngineConfig
-from edge_runtime.engine.core import AnalyzerWorker, CaptureWorker, ClassifierWorker, Engine, GeneratorWorker, RenderWorker
-from edge_runtime.errors import BackendError
+from nomad_muse.engine.config import EngineConfig
+from nomad_muse.engine.core import AnalyzerWorker, CaptureWorker, ClassifierWorker, Engine, GeneratorWorker, RenderWorker
+from nomad_muse.errors import BackendError
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,10 @@ def build_pipeline(cfg: EngineConfig, active, *, realtime: bool, prompt=None, ba
     backend) is not fatal: the engine runs without it, says so in
     ``notes``, and the generator's mode then comes from the prompt or the flag.
     """
-    from edge_runtime.analyzer.targets import load_target
-    from edge_runtime.classifier.stream import load_classifier_model
-    from edge_runtime.engine.synth import make_renderer
-    from edge_runtime.generator.engine import Generator
+    from nomad_muse.analyzer.targets import load_target
+    from nomad_muse.classifier.stream import load_classifier_model
+    from nomad_muse.engine.synth import make_renderer
+    from nomad_muse.generator.engine import Generator
 
     notes = list(getattr(active, "notes", ()))
     target = load_target(cfg.genre)
@@ -72,7 +72,7 @@ def build_pipeline(cfg: EngineConfig, active, *, realtime: bool, prompt=None, ba
         backends["classifier"] = "off"
     renderer = make_renderer(cfg.renderer, cfg.sample_rate)
     backends["renderer"] = renderer.name
-    from edge_runtime.analyzer import fft
+    from nomad_muse.analyzer import fft
 
     backends["analyzer"] = fft.backend_name()
     rw = RenderWorker(engine, renderer, backing=backing)

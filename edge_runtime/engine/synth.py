@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from edge_runtime.errors import ParameterError
-from edge_runtime.gm import DRUM_CHANNEL, DRUM_MAP
+from nomad_muse.errors import ParameterError
+from nomad_muse.gm import DRUM_CHANNEL, DRUM_MAP
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """Generator tokens → timed notes, incrementally (one chunk at a time).
 
 The generator writes bars of ``POS … PITCH VEL DUR`` tokens (see
-:mod:`edge_runtime.generator.vocab`).  :class:`TokenTimeline` keeps only the
+:mod:`nomad_muse.generator.vocab`).  :class:`TokenTimeline` keeps only the
 tokens of the current bar and decodes them with the tokenizer's own
-:func:`~edge_runtime.generator.tokenizer.decode`, so a long live session
+:func:`~nomad_muse.generator.tokenizer.decode`, so a long live session
 costs the same per chunk as a short one.  Times are in beats from the first
 generated bar line (beat 0); the engine maps them onto its tempo clock.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from edge_runtime.generator import vocab as V
-from edge_runtime.generator.midi_io import Note
-from edge_runtime.generator.tokenizer import HEADER_LEN, decode
+from nomad_muse.generator import vocab as V
+from nomad_muse.generator.midi_io import Note
+from nomad_muse.generator.tokenizer import HEADER_LEN, decode
 
 
 class TokenTimeline:

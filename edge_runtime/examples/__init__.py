@@ -1,6 +1,6 @@
 """Bundled example material: ``example_mix.flac`` for the analyzer (see README.md here and
 ``make_example.py``), ``classify_piano.flac`` and ``classify_drums.flac`` for the classifier
-(``python -m training.make_classifier_examples``)."""
+(``python -m nomad_muse.training.make_classifier_examples``)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ def example_path(name: str = EXAMPLE_FILE) -> Path:
     """Filesystem path of a bundled example (default: the mix), located through ``importlib.resources``."""
     from importlib.resources import files
 
-    from edge_runtime.errors import InputError
+    from nomad_muse.errors import InputError
 
-    res = files("edge_runtime.examples").joinpath(name)
+    res = files("nomad_muse.examples").joinpath(name)
     if not res.is_file():
         raise InputError(f"the bundled example {name} is missing from this installation; "
-                         "regenerate it with `python -m edge_runtime.examples.make_example`")
+                         "regenerate it with `python -m nomad_muse.examples.make_example`")
     return Path(str(res))

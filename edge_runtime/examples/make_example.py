@@ -1,6 +1,6 @@
 """Render ``example_mix.flac``: a 12 s stereo arrangement synthesized in numpy, with one planted fault.
 
-Run ``python -m edge_runtime.examples.make_example [OUT]`` (default: next to
+Run ``python -m nomad_muse.examples.make_example [OUT]`` (default: next to
 this file). Deterministic: a fixed seed and no randomness elsewhere, so the
 same numpy produces the same samples. Only numpy and soundfile are used.
 

@@ -21,18 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Candidate
-from backends.registry import LoadResult, load_first
-from edge_runtime.errors import ParameterError
-from edge_runtime.generator import vocab as V
-from edge_runtime.generator.grammar import Grammar
-from edge_runtime.generator.sampling import masked_probs, sample
+from nomad_muse.backends.base import Candidate
+from nomad_muse.backends.registry import LoadResult, load_first
+from nomad_muse.errors import ParameterError
+from nomad_muse.generator import vocab as V
+from nomad_muse.generator.grammar import Grammar
+from nomad_muse.generator.sampling import masked_probs, sample
 
 STATE = {"h": "h_out"}
 
 
 def default_model_path() -> Path:
-    from edge_runtime.paths import models_dir
+    from nomad_muse.paths import models_dir
 
     return models_dir() / "generator.onnx"
 
@@ -83,8 +83,8 @@ class Generator:
     ):
         path = Path(model_path) if model_path else default_model_path()
         if candidates is None:
-            from edge_runtime.policy import env_override, plan_backends
-            from edge_runtime.probe import probe
+            from nomad_muse.policy import env_override, plan_backends
+            from nomad_muse.probe import probe
 
             plan = plan_backends("generator", probe(), override=env_override("generator"))
             candidates = [c for c in plan.candidates if c.precision != "int8"] or list(plan.candidates)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import InputError, MuseError
-from edge_runtime.generator.midi_io import read_midi
-from edge_runtime.generator.ngram import NGram
-from edge_runtime.generator.tokenizer import HEADER_LEN, score_streams
+from nomad_muse.errors import InputError, MuseError
+from nomad_muse.generator.midi_io import read_midi
+from nomad_muse.generator.ngram import NGram
+from nomad_muse.generator.tokenizer import HEADER_LEN, score_streams
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
@@ -40,8 +40,8 @@ def _stream_nll(gen, tokens) -> tuple[float, int]:
 
 
 def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = None, max_files: int = 200, progress=None) -> dict:
-    from edge_runtime.generator.engine import Generator
-    from edge_runtime.paths import models_dir
+    from nomad_muse.generator.engine import Generator
+    from nomad_muse.paths import models_dir
 
     d = Path(directory)
     if not d.is_dir():

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_runtime.generator import vocab as V
-from edge_runtime.generator.keys import scale_pitch_classes
+from nomad_muse.generator import vocab as V
+from nomad_muse.generator.keys import scale_pitch_classes
 
 _POS = np.array(V.POS_IDS)
 _PITCH_VALUES = np.array([int(V.TOKENS[i][6:]) for i in V.PITCH_IDS])

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from edge_runtime.errors import ParameterError
-from edge_runtime.generator.vocab import PITCH_NAMES
+from nomad_muse.errors import ParameterError
+from nomad_muse.generator.vocab import PITCH_NAMES
 
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])

@@ -12,8 +12,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_runtime.errors import InputError
-from edge_runtime.gm import DRUM_CHANNEL
+from nomad_muse.errors import InputError
+from nomad_muse.gm import DRUM_CHANNEL
 
 MAX_FILE_BYTES = 32 * 2**20
 MAX_NOTES = 500_000

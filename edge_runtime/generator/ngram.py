@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from edge_runtime.errors import InputError
+from nomad_muse.errors import InputError
 
 DISCOUNT = 0.75
 

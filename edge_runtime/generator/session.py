@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import ParameterError
-from edge_runtime.generator import vocab as V
-from edge_runtime.generator.engine import Generator, SamplingConfig, header_tokens
-from edge_runtime.generator.keys import key_name, parse_key
-from edge_runtime.generator.midi_io import Score, read_midi, write_midi
-from edge_runtime.generator.tokenizer import HEADER_LEN, decode, require_stream
-from edge_runtime.gm import DRUM_CHANNEL, TONAL_FAMILIES
+from nomad_muse.errors import ParameterError
+from nomad_muse.generator import vocab as V
+from nomad_muse.generator.engine import Generator, SamplingConfig, header_tokens
+from nomad_muse.generator.keys import key_name, parse_key
+from nomad_muse.generator.midi_io import Score, read_midi, write_midi
+from nomad_muse.generator.tokenizer import HEADER_LEN, decode, require_stream
+from nomad_muse.gm import DRUM_CHANNEL, TONAL_FAMILIES
 
 MAX_PRIME_TOKENS = 1024
 FAMILY_PROGRAM = {"piano": 0, "mallets": 11, "organ": 19, "guitar": 24, "bass": 33, "strings": 48, "vocals": 52,
@@ -25,7 +25,7 @@ BUNDLED = {"tonal": "tonal_c_major.mid", "drums": "drums_rock.mid"}
 
 def bundled_prompt(name: str) -> Path:
     """Path of a prompt shipped in ``models/prompts`` (``tonal`` or ``drums``)."""
-    from edge_runtime.paths import models_dir
+    from nomad_muse.paths import models_dir
 
     if name not in BUNDLED:
         raise ParameterError(f"--bundled {name!r} must be one of {', '.join(BUNDLED)}")

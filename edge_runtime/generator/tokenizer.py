@@ -1,4 +1,4 @@
-"""MIDI ↔ event tokens (see :mod:`edge_runtime.generator.vocab` for the grammar).
+"""MIDI ↔ event tokens (see :mod:`nomad_muse.generator.vocab` for the grammar).
 
 The grid is the 16th note; onsets keep a micro-timing offset in fifths of a
 16th, so a round trip moves an onset by at most 1/10 of a 16th and a
@@ -11,11 +11,11 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge_runtime.errors import InputError
-from edge_runtime.generator import vocab as V
-from edge_runtime.generator.keys import estimate_key
-from edge_runtime.generator.midi_io import Note, Score
-from edge_runtime.gm import DRUM_CHANNEL, DRUM_CLASS_NOTE, DRUM_CLASSES, DRUM_MAP, PROGRAM_FAMILY
+from nomad_muse.errors import InputError
+from nomad_muse.generator import vocab as V
+from nomad_muse.generator.keys import estimate_key
+from nomad_muse.generator.midi_io import Note, Score
+from nomad_muse.gm import DRUM_CHANNEL, DRUM_CLASS_NOTE, DRUM_CLASSES, DRUM_MAP, PROGRAM_FAMILY
 
 HEADER_LEN = 5  # BOS TRACK KEY TEMPO METER
 

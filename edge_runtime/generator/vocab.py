@@ -16,7 +16,7 @@ A sequence is ``BOS TRACK KEY TEMPO METER`` followed by bars:
 
 from __future__ import annotations
 
-from edge_runtime.gm import DRUM_CLASSES, TONAL_FAMILIES
+from nomad_muse.gm import DRUM_CLASSES, TONAL_FAMILIES
 
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MODES = ("major", "minor")

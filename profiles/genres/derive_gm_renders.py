@@ -7,7 +7,7 @@ What this does, exactly (and all it does):
 2. renders each with the FluidSynth CLI and the FluidR3_GM soundfont
    (Debian packages ``fluidsynth`` and ``fluid-soundfont-gm``) at 44.1 kHz,
    then peak-normalises it to -1 dBFS (no EQ, compression or limiting);
-3. measures them with ``muse profiles build`` (edge_runtime.analyzer.targets.build_target)
+3. measures them with ``muse profiles build`` (nomad_muse.analyzer.targets.build_target)
    and writes ``profiles/genres/GENRE.toml`` with the provenance stated.
 
 These are NOT measurements of commercial mixes: they describe unmastered GM
@@ -173,7 +173,7 @@ def main() -> None:
     a = ap.parse_args()
     if shutil.which("fluidsynth") is None or not Path(SF2).is_file():
         raise SystemExit("needs: apt-get install fluidsynth fluid-soundfont-gm")
-    from edge_runtime.analyzer.targets import build_target, save_target
+    from nomad_muse.analyzer.targets import build_target, save_target
 
     work = a.work or Path(tempfile.mkdtemp(prefix="muse-gm-"))
     fs_ver = subprocess.run(["fluidsynth", "--version"], capture_output=True, text=True).stdout.splitlines()[0]

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from edge_runtime.errors import ParameterError
+from nomad_muse.errors import ParameterError
 
 console = Console(width=max(150, Console().width))  # the tables are wide; never squash them to 80 columns in logs
 
@@ -55,7 +55,7 @@ def tune_table(tune: dict) -> Table:
 
 
 def _print_profile(prof, *, source: str, notes=()) -> None:
-    from edge_runtime.machine_profile import TunedConfig
+    from nomad_muse.machine_profile import TunedConfig
 
     console.print(f"[bold]machine profile[/] {source}")
     console.print(f"  calibrated {prof.created}, fingerprint {prof.fingerprint}, budget {prof.budget_ms:g} ms, mode {prof.measurements.get('mode', '?')}")
@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
         """Measure this machine: INT8 variants (gated), fastest backend per module, FFTW wisdom, tuned sizes; write the profile."""
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from calibration.calibrate import CalibrationOptions, run_calibration
+        from nomad_muse.calibration.calibrate import CalibrationOptions, run_calibration
 
         if quick and thorough:
             raise ParameterError("give --quick or --thorough, not both")
@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """What the runtime uses here and why (backend per module, tuned sizes, the measurements behind them)."""
-        from edge_runtime.machine_profile import resolve
+        from nomad_muse.machine_profile import resolve
 
         active = resolve(profile)
         if as_json:
@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
     @profile_app.command("export")
     def export(file: Path = typer.Argument(..., help="Where to write the profile (JSON).")) -> None:
         """Copy the current profile to FILE (readable JSON)."""
-        from edge_runtime.machine_profile import default_profile_path, read_profile
+        from nomad_muse.machine_profile import default_profile_path, read_profile
 
         prof = read_profile(default_profile_path())
         if file.exists() and file.is_dir():
@@ -177,8 +177,8 @@ def register(app: typer.Typer) -> None:
     @profile_app.command("import")
     def import_(file: Path = typer.Argument(..., help="A profile exported on this machine.")) -> None:
         """Make FILE the current profile (refused if it is another machine's or its models changed)."""
-        from edge_runtime.machine_profile import RunStore, check_profile, default_profile_path, read_profile
-        from edge_runtime.probe import probe
+        from nomad_muse.machine_profile import RunStore, check_profile, default_profile_path, read_profile
+        from nomad_muse.probe import probe
 
         prof = read_profile(file)
         fp = probe().fingerprint
@@ -193,8 +193,8 @@ def register(app: typer.Typer) -> None:
     @profile_app.command("reset")
     def reset() -> None:
         """Remove the current profile and the INT8 variants; the runtime goes back to its defaults (history kept)."""
-        from edge_runtime.machine_profile import RunStore, default_profile_path
-        from edge_runtime.paths import data_dir
+        from nomad_muse.machine_profile import RunStore, default_profile_path
+        from nomad_muse.paths import data_dir
 
         p = default_profile_path()
         removed = []

@@ -1,6 +1,6 @@
 """The ``muse`` command line.
 
-User errors (:class:`~edge_runtime.errors.MuseError`) print one line on
+User errors (:class:`~nomad_muse.errors.MuseError`) print one line on
 stderr — what was wrong and what to do — and exit with status 2; no
 traceback.  Each later module registers its own sub-commands here.
 """
@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from edge_runtime import __version__
-from edge_runtime.errors import MuseError
+from nomad_muse import __version__
+from nomad_muse.errors import MuseError
 
 app = typer.Typer(
     name="muse",
@@ -31,46 +31,32 @@ app.add_typer(bench_app, name="bench")
 evaluate_app = typer.Typer(help="Evaluate shipped models on your own data.", no_args_is_help=True)
 app.add_typer(evaluate_app, name="evaluate")
 
-from edge_runtime import cli_analyze, cli_classify, cli_generate  # noqa: E402  (module commands register themselves)
+from nomad_muse.app import cli_analyze, cli_classify, cli_generate  # noqa: E402  (module commands register themselves)
 
 cli_analyze.register(app)
 cli_generate.register(app, evaluate_app)
 cli_classify.register(app, evaluate_app)
 
-from edge_runtime import cli_calibrate  # noqa: E402
+from nomad_muse.app import cli_calibrate  # noqa: E402
 
 cli_calibrate.register(app)
 
-from edge_runtime import cli_hw  # noqa: E402
+from nomad_muse.app import cli_hw  # noqa: E402
 
 cli_hw.register(app, bench_app)
 
-from edge_runtime import cli_live  # noqa: E402
+from nomad_muse.app import cli_live  # noqa: E402
 
 cli_live.register(app)
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-def print_rows(rows: list[dict], *, as_json: bool, title: str, columns: tuple[str, ...], cells) -> None:
-    """Print ``rows`` as JSON (for machines) or as a table whose cells come from ``cells(row)``."""
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    t = Table(title=title)
-    for col in columns:
-        t.add_column(col, no_wrap=True)
-    for r in rows:
-        t.add_row(*cells(r))
-    console.print(t)
+from nomad_muse.app.console import console, err_console, print_rows  # noqa: E402,F401  (shared by every cli_* module)
 
 
 def _info_record() -> dict:
-    from backends.registry import runtimes
-    from edge_runtime import paths
-    from edge_runtime.policy import MODULES, env_override, plan_backends
-    from edge_runtime.probe import probe
+    from nomad_muse.backends.registry import runtimes
+    from nomad_muse import paths
+    from nomad_muse.policy import MODULES, env_override, plan_backends
+    from nomad_muse.probe import probe
 
     rec = probe()
     plans = {m: plan_backends(m, rec, override=env_override(m)) for m in MODULES}
@@ -156,7 +142,7 @@ def bench_floor(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Per-call floor of each runtime's call paths on a no-op-sized model (µs), as ratios to the fastest."""
-    from hwbench.floor import measure_floor
+    from nomad_muse.hwbench.floor import measure_floor
 
     print_rows(
         measure_floor(calls=calls, rounds=rounds),
@@ -173,7 +159,7 @@ def bench_generator_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Generator step latency (p50/p95/p99/max) on each backend, against the runtime's call floor."""
-    from hwbench.generator_bench import bench_generator
+    from nomad_muse.hwbench.generator_bench import bench_generator
 
     def cells(r: dict) -> tuple[str, ...]:
         if "error" in r:
@@ -197,7 +183,7 @@ def bench_classifier_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Classifier latency per backend: one model call and the whole streaming frame (mel + model + vote)."""
-    from hwbench.classifier_bench import bench_classifier
+    from nomad_muse.hwbench.classifier_bench import bench_classifier
 
     def cells(r: dict) -> tuple[str, ...]:
         if "error" in r:
@@ -221,7 +207,7 @@ def bench_fft_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The analyzer's Welch pass: planned pyFFTW vs numpy.fft vs scipy.fft, as ratios to numpy.fft."""
-    from hwbench.fft_bench import measure_fft
+    from nomad_muse.hwbench.fft_bench import measure_fft
 
     print_rows(
         measure_fft(seconds=seconds, repeat=repeat),

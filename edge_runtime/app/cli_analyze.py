@@ -39,9 +39,9 @@ def analyze(
                                                           "'pop' target unless --genre/--target is given)."),
 ) -> None:
     """Measure a mix (loudness, true peak, stereo, dynamics, tonal balance) and say what to change."""
-    from edge_runtime.analyzer import DELIVERY_LUFS, SuggestOptions, analyze_file
-    from edge_runtime.analyzer.targets import build_target, load_target
-    from edge_runtime.errors import ParameterError
+    from nomad_muse.analyzer import DELIVERY_LUFS, SuggestOptions, analyze_file
+    from nomad_muse.analyzer.targets import build_target, load_target
+    from nomad_muse.errors import ParameterError
 
     if genre and target:
         raise ParameterError("--genre and --target are exclusive; pass one of them")
@@ -50,11 +50,11 @@ def analyze(
     if not example and file is None:
         raise ParameterError("missing FILE: pass an audio file, or --example for the bundled example mix")
     if report is not None:
-        from edge_runtime.analyzer.html_report import check_report_path
+        from nomad_muse.analyzer.html_report import check_report_path
 
         report = check_report_path(report)
     if example:
-        from edge_runtime.examples import EXAMPLE_GENRE, example_path
+        from nomad_muse.examples import EXAMPLE_GENRE, example_path
 
         file = example_path()
         if not (genre or target):
@@ -82,7 +82,7 @@ def analyze(
     else:
         _print_report(rep, opts)
     if report is not None:
-        from edge_runtime.analyzer.html_report import write_html
+        from nomad_muse.analyzer.html_report import write_html
 
         p = write_html(report, rep, tgt, target_lufs=opts.target_lufs)
         typer.echo(f"wrote HTML report {p}", err=as_json)
@@ -157,7 +157,7 @@ def profiles_build(
     """Make a target (per-band 10th/50th/90th percentiles) from reference tracks."""
     from rich.progress import Progress
 
-    from edge_runtime.analyzer.targets import build_target, save_target
+    from nomad_muse.analyzer.targets import build_target, save_target
 
     with Progress(transient=True) as prog:
         task = prog.add_task("measuring", total=None)
@@ -176,7 +176,7 @@ def profiles_build(
 @profiles_app.command("list")
 def profiles_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """List shipped genre targets and your own."""
-    from edge_runtime.analyzer.targets import list_targets, read_target
+    from nomad_muse.analyzer.targets import list_targets, read_target
 
     rows = []
     for name, origin, p in list_targets():
@@ -201,7 +201,7 @@ def profiles_list(as_json: bool = typer.Option(False, "--json")) -> None:
 def profiles_show(name: str = typer.Argument(..., help="Target name or .toml path."),
                   as_json: bool = typer.Option(False, "--json")) -> None:
     """Show a target's band ranges and provenance."""
-    from edge_runtime.analyzer.targets import load_target
+    from nomad_muse.analyzer.targets import load_target
 
     t = load_target(name)
     if as_json:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
-from edge_runtime.errors import ParameterError
-from edge_runtime.gm import FAMILIES
+from nomad_muse.errors import ParameterError
+from nomad_muse.gm import FAMILIES
 
 
 def _load(backend: str | None, profile: Path | None = None):
     """The classifier on ``--backend`` if forced, else the machine profile's choice, else the policy's."""
-    from edge_runtime.classifier.stream import load_classifier_model
-    from edge_runtime.machine_profile import module_backend
+    from nomad_muse.classifier.stream import load_classifier_model
+    from nomad_muse.machine_profile import module_backend
 
     candidates, path, _ = module_backend("classifier", backend=backend, profile=profile)
     return load_classifier_model(path, candidates=candidates)
@@ -35,11 +35,11 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from edge_runtime.classifier.evaluate import classify_file
-        from edge_runtime.classifier.stream import ClassifierConfig
+        from nomad_muse.classifier.evaluate import classify_file
+        from nomad_muse.classifier.stream import ClassifierConfig
 
         if example:
-            from edge_runtime.examples import CLASSIFY_EXAMPLES, example_path
+            from nomad_muse.examples import CLASSIFY_EXAMPLES, example_path
 
             if file is not None:
                 raise ParameterError("give either FILE or --example, not both")
@@ -48,7 +48,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
             file = example_path(CLASSIFY_EXAMPLES[example])
         if file is None:
             raise ParameterError("give an audio FILE (or --example)")
-        from edge_runtime.analyzer.audio_io import probe_audio
+        from nomad_muse.audio_io import probe_audio
 
         config = ClassifierConfig(hop_ms=hop_ms)
         probe_audio(file, min_duration_s=0.0)  # a bad file is the user's first error, before any model loads
@@ -86,7 +86,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from edge_runtime.classifier.evaluate import check_dataset_dir, evaluate_dir
+        from nomad_muse.classifier.evaluate import check_dataset_dir, evaluate_dir
 
         check_dataset_dir(directory)  # the user's folder is checked before any model loads
         res = evaluate_dir(directory, _load(backend).model)

@@ -9,9 +9,9 @@ import typer
 
 
 def _out():
-    from edge_runtime import cli
+    from nomad_muse.app import console
 
-    return cli.console, cli.print_rows
+    return console.console, console.print_rows
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
@@ -33,9 +33,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             return
         from rich.progress import Progress
 
-        from edge_runtime.machine_profile import RunStore
-        from hwbench.html import write_bench_html
-        from hwbench.suite import run_suite
+        from nomad_muse.machine_profile import RunStore
+        from nomad_muse.hwbench.html import write_bench_html
+        from nomad_muse.hwbench.suite import run_suite
 
         with Progress(console=console, transient=True) as prog:
             task = prog.add_task("benchmark", total=None)
@@ -74,7 +74,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ) -> None:
         """Benchmark, calibration and certification runs stored on this machine, newest first."""
         console, print_rows = _out()
-        from edge_runtime.machine_profile import RunStore
+        from nomad_muse.machine_profile import RunStore
 
         with RunStore() as store:
             rows = store.list(limit=limit)
@@ -92,9 +92,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ) -> None:
         """Cell-by-cell change between two benchmark runs (ratios b/a: < 1 is faster)."""
         console, print_rows = _out()
-        from edge_runtime.errors import ParameterError
-        from edge_runtime.machine_profile import RunStore
-        from hwbench.suite import compare
+        from nomad_muse.errors import ParameterError
+        from nomad_muse.machine_profile import RunStore
+        from nomad_muse.hwbench.suite import compare
 
         with RunStore() as store:
             a, b = store.get(run_a), store.get(run_b)
@@ -121,10 +121,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         console, print_rows = _out()
         from rich.table import Table
 
-        from edge_runtime.machine_profile import RunStore
-        from hwbench.certify import certify as run_certify
-        from hwbench.certify import write_certificate
-        from hwbench.spec import load_spec
+        from nomad_muse.machine_profile import RunStore
+        from nomad_muse.hwbench.certify import certify as run_certify
+        from nomad_muse.hwbench.certify import write_certificate
+        from nomad_muse.hwbench.spec import load_spec
 
         sp = load_spec(spec)
         with console.status("certifying") as st:
@@ -162,7 +162,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ) -> None:
         """A deployable bundle: calibrated models, profile, FFTW wisdom, a wheelhouse for `pip --no-index`, install.sh and a systemd unit."""
         console, print_rows = _out()
-        from hwbench.bundle import make_bundle
+        from nomad_muse.hwbench.bundle import make_bundle
 
         with console.status("bundling") as st:
             man = make_bundle(out, profile=profile, target_python=target_python, wheels=wheels,
@@ -187,8 +187,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         """Headless mode for a rig: the live engine from the profile, logged to a file, with a status file; restarts the
         audio connection when the audio server comes back. Stops cleanly on SIGTERM (systemd) or Ctrl-C."""
         console, _ = _out()
-        from edge_runtime.paths import data_dir
-        from edge_runtime.serve import serve as run_serve
+        from nomad_muse.paths import data_dir
+        from nomad_muse.app.serve import serve as run_serve
 
         lf = log_file or data_dir() / "serve.log"
         sf = status_file or data_dir() / "status.json"

@@ -47,8 +47,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from edge_runtime.engine.offline import run_demo
-        from edge_runtime.machine_profile import resolve
+        from nomad_muse.engine.offline import run_demo
+        from nomad_muse.machine_profile import resolve
 
         active = resolve(profile)
         con = Console(stderr=as_json)
@@ -103,9 +103,9 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.live import Live
 
-        from edge_runtime.engine.config import EngineConfig
-        from edge_runtime.engine.live import LiveRunner, audio_devices, terminate_portaudio
-        from edge_runtime.machine_profile import resolve
+        from nomad_muse.engine.config import EngineConfig
+        from nomad_muse.engine.live import LiveRunner, audio_devices, terminate_portaudio
+        from nomad_muse.machine_profile import resolve
 
         con = Console(stderr=as_json)
         if list_devices:
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
             if no_dashboard or as_json:
                 res = runner.run(duration)
             else:
-                from edge_runtime.engine.dashboard import render
+                from nomad_muse.engine.dashboard import render
 
                 ports = {"in": runner.midi_in.port if runner.midi_in else None, "out": runner.midi_out.port if runner.midi_out else None}
                 with Live(console=con, refresh_per_second=4, transient=False) as lv:

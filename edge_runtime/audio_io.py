@@ -1,6 +1,6 @@
 """Reading audio files for the analyzer, with one clear error per unusable input.
 
-Every failure raises :class:`~edge_runtime.errors.InputError` whose message
+Every failure raises :class:`~nomad_muse.errors.InputError` whose message
 says what was wrong with which file and what to do.
 """
 
@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import InputError
-from edge_runtime.analyzer.loudness import LAYOUT_BY_CHANNELS
+from nomad_muse.errors import InputError
+
+#: channel count → the BS.1770-4 layout name the loudness meter weights (Table 3)
+LAYOUT_BY_CHANNELS = {1: "mono", 2: "stereo", 5: "5.0", 6: "5.1"}
 
 MIN_SR_HZ = 8000
 MAX_SR_HZ = 192000

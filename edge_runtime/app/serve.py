@@ -1,6 +1,6 @@
 """``muse serve``: the live engine headless, for a rig with no screen.
 
-A supervisor process runs the engine (:class:`edge_runtime.engine.live.LiveRunner`
+A supervisor process runs the engine (:class:`nomad_muse.engine.live.LiveRunner`
 with the machine profile's configuration) in a **child process** and keeps it
 going:
 
@@ -53,10 +53,10 @@ def _child(opts: dict, status_q) -> None:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     logging.basicConfig(filename=opts["log_file"], level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from edge_runtime.engine.config import EngineConfig
-    from edge_runtime.engine.live import LiveRunner, terminate_portaudio
-    from edge_runtime.errors import MuseError
-    from edge_runtime.machine_profile import resolve
+    from nomad_muse.engine.config import EngineConfig
+    from nomad_muse.engine.live import LiveRunner, terminate_portaudio
+    from nomad_muse.errors import MuseError
+    from nomad_muse.machine_profile import resolve
 
     code = EXIT_STOPPED
     try:

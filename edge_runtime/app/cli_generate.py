@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
-from edge_runtime.errors import ParameterError
+from nomad_muse.errors import ParameterError
 
 
 def _choice(backend: str | None, profile: Path | None, model: Path | None):
-    from edge_runtime.machine_profile import module_backend
+    from nomad_muse.machine_profile import module_backend
 
     return module_backend("generator", backend=backend, profile=profile, model=model)
 
@@ -37,7 +37,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
     ) -> None:
         """Continue a MIDI prompt (or start from nothing) in drum or tonal mode."""
-        from edge_runtime.generator.session import bundled_prompt, generate_file
+        from nomad_muse.generator.session import bundled_prompt, generate_file
 
         if bundled:
             if prompt is not None:
@@ -71,8 +71,8 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from edge_runtime.generator.engine import Generator
-        from edge_runtime.generator.evaluate import evaluate_dir
+        from nomad_muse.generator.engine import Generator
+        from nomad_muse.generator.evaluate import evaluate_dir
 
         cands, model_path, _ = _choice(backend, None, None)
         gen = Generator(model_path, candidates=cands)

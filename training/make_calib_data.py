@@ -1,6 +1,6 @@
 """Make the shipped calibration and validation sets (``models/calibration/*.npz`` + card).
 
-    python -m calibration.make_calib_data [--clips /work/data/classifier_clips] [--midi /work/data/music21_midi]
+    python -m nomad_muse.training.make_calib_data [--clips /work/data/classifier_clips] [--midi /work/data/music21_midi]
 
 A fresh install has neither the rendered clips nor the MIDI corpus, so
 ``muse calibrate`` quantizes and gates on these small real sets instead:
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.classifier.features import CONTEXT, SR_TRAIN, frame_params, logmel_frames, normalise
-from edge_runtime.gm import FAMILIES
+from nomad_muse.classifier.features import CONTEXT, SR_TRAIN, frame_params, logmel_frames, normalise
+from nomad_muse.gm import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "models" / "calibration"
@@ -105,7 +105,7 @@ def sample_windows(items, per_family: int, rng: np.random.Generator) -> tuple[np
 
 
 def generator_streams(roots: list[Path], split: str, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-    from training.generator_data import find_midi_files, load_streams, split_files
+    from nomad_muse.training.generator_data import find_midi_files, load_streams, split_files
 
     pool = []
     for root in roots:
@@ -145,7 +145,7 @@ def main(argv=None) -> None:
     cpath = args.out / "classifier.npz"
     np.savez_compressed(cpath, calib_x=cx, calib_y=cy, val_x=vx, val_y=vy, families=np.array(FAMILIES))
 
-    from training.generator_data import training_roots
+    from nomad_muse.training.generator_data import training_roots
 
     roots = training_roots(args.midi.parent, music21_dir=args.midi)
     cal = generator_streams(roots, "train", GEN_CALIB_STREAMS, rng)
@@ -156,14 +156,14 @@ def main(argv=None) -> None:
     np.savez_compressed(gpath, calib_tokens=ct, calib_offsets=co, val_tokens=vt, val_offsets=vo)
 
     card = {
-        "made_by": "python -m calibration.make_calib_data",
+        "made_by": "python -m nomad_muse.training.make_calib_data",
         "seed": args.seed,
         "classifier": {
             "file": cpath.name,
             "sha256": sha256(cpath),
             "source": "FluidR3_GM renders (fluidr3) only; split by stable SHA-256 hash of the clip path as training/train_classifier.py (validation < 0.1)",
             "never_used": ["timgm6mb (held-out test source)", "MuseScore General", "freepats", "avldrums", "sonic-pi-samples", "hydrogen*", "lmms-common (audio samples)", "chuck-data"],
-            "input": "standardised log-mel windows [1,128,8] (edge_runtime.classifier.features), float16",
+            "input": "standardised log-mel windows [1,128,8] (nomad_muse.classifier.features), float16",
             "calib": {"split": "train", "windows": int(len(cx)), "per_family": CALIB_PER_FAMILY},
             "val": {"split": "validation", "windows": int(len(vx)), "per_family": VAL_PER_FAMILY},
             "families": list(FAMILIES),
