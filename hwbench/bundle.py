@@ -53,7 +53,8 @@ if [ "$arch" != "@ARCH@" ]; then
   exit 2
 fi
 "$PY" -m venv "$PREFIX"
-"$PREFIX/bin/python" -m pip install -q --no-index --find-links "$HERE/wheelhouse" nomad-muse-edge
+# --no-deps: the wheelhouse is the complete closure, minus what is deliberately not shipped (telemetry)
+"$PREFIX/bin/python" -m pip install -q --no-index --no-deps "$HERE"/wheelhouse/*.whl
 "$PREFIX/bin/python" -m nomad_muse.hwbench.bundle apply "$HERE"
 sed "s|@PREFIX@|$PREFIX|g" "$HERE/muse-serve.service.in" > "$HERE/muse-serve.service"
 echo "systemd unit for the headless mode: $HERE/muse-serve.service"

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import nomad_muse  # noqa: F401,E402  (first: turns the libraries' telemetry off before anything imports them)
+
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
 

@@ -23,6 +23,7 @@ def test_dependency_closure_covers_the_runtime():
     names = {canonical(d.metadata["Name"]) for d in dependency_closure()}
     assert {"nomad-muse-edge", "numpy", "onnxruntime", "openvino", "mido", "soundfile", "pyfftw"} <= names
     assert "torch" not in names and "pytest" not in names  # extras stay out
+    assert "openvino-telemetry" not in names  # the rig gets no telemetry sender
 
 
 def test_bundle_refuses_bad_arguments(tmp_path):
@@ -61,6 +62,7 @@ def test_bundle_installs_offline_in_a_fresh_venv_and_runs(tmp_path):
     rig = tmp_path / "unpacked" / "muse-rig"
     man = json.loads((rig / "manifest.json").read_text())
     assert any(w.startswith("nomad_muse_edge-") for w in man["wheels"]) and any(w.startswith("onnxruntime-") for w in man["wheels"])
+    assert not any(w.startswith("openvino_telemetry") for w in man["wheels"])
     assert "@PREFIX@/bin/muse serve" in (rig / "muse-serve.service.in").read_text()
     rig_env = {k: v for k, v in env.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")}
     rig_env.update(MUSE_HOME=str(tmp_path / "rig-home"), MUSE_PREFIX=str(tmp_path / "venv"), MUSE_SKIP_CERTIFY="1",
