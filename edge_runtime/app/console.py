@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: lines (paths, notes) are never broken mid-word by rich; the terminal wraps them
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def print_rows(rows: list[dict], *, as_json: bool, title: str, columns: tuple[str, ...], cells) -> None:
