@@ -97,14 +97,19 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         con = console
         con.print(f"{res['files']} files: accuracy {res['accuracy']:.3f}, balanced {res['balanced_accuracy']:.3f}, drums-vs-tonal {res['drums_vs_tonal_accuracy']:.3f}")
         labels = res["confusion_matrix"]["labels"]
-        t = Table(title="confusion (rows true, columns predicted)")
-        t.add_column("")
-        for lab in labels:
-            t.add_column(lab[:5], justify="right")
+        from rich import box
+
+        # three-letter column codes (unique for the GM families) keep the matrix inside 80 columns
+        codes = [lab[:3] for lab in labels]
+        t = Table(title="confusion (rows true, columns predicted)", box=box.SIMPLE, pad_edge=False)
+        t.add_column("true", no_wrap=True)
+        for code in codes:
+            t.add_column(code, justify="right", no_wrap=True)
         for lab, row in zip(labels, res["confusion_matrix"]["rows_true_cols_pred"]):
             if sum(row):
                 t.add_row(lab, *[str(v) for v in row])
         con.print(t)
+        con.print("columns: " + ", ".join(f"{c} = {lab}" for c, lab in zip(codes, labels)), highlight=False, soft_wrap=False)
         for note in res["notes"]:
             con.print(note)
         for s in res["skipped"]:
