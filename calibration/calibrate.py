@@ -455,6 +455,7 @@ def run_calibration(options: CalibrationOptions = CalibrationOptions(), progress
     }
     prof = MachineProfile(
         fingerprint=rec.fingerprint, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), modules=choices, tuned=tuned,
+        unproven={} if report.tune["ok"] else {"tuned": "kept defaults because " + report.tune["reason"]},
         budget_ms=options.budget_ms, fftw_wisdom=report.fftw.get("dir"), software=_software(), measurements=measurements,
     )
     report.profile = prof

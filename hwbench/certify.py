@@ -162,7 +162,8 @@ def certificate_html(cert: dict) -> str:
             f"<p>Spec: {e(cert['spec']['name'])} {e(cert['spec']['version'])} <small>({e(cert['spec']['path'])})</small><br>"
             f"Machine: {e(mach['cpu'])}, {mach['cores']} cores, {mach['ram_gb']} GB, {e(mach['os'])} — fingerprint <code>{e(mach['fingerprint'])}</code><br>"
             f"Software: {e(sw)}<br>Profile: {e(cert['profile'])}<br>Date: {e(cert['date'])}</p>"
-            f"<table id='checks'><tr><th>criterion</th><th>result</th><th>measured</th><th>threshold</th><th>evidence</th></tr>{rows}</table>"
+            + "".join(f"<p class='note'>note: {e(n)}</p>" for n in cert.get("profile_notes", []))
+            + f"<table id='checks'><tr><th>criterion</th><th>result</th><th>measured</th><th>threshold</th><th>evidence</th></tr>{rows}</table>"
             "</body></html>\n")
 
 

@@ -155,6 +155,13 @@ class MachineProfile:
     software: Mapping[str, str] = field(default_factory=dict)
     measurements: Mapping[str, Any] = field(default_factory=dict)
     version: int = PROFILE_VERSION
+    #: what calibration could not prove, with why: ``{"tuned": "kept defaults because …"}``
+    unproven: Mapping[str, str] = field(default_factory=dict)
+
+    def unproven_notes(self) -> tuple[str, ...]:
+        """One line per part of the profile that calibration did not prove ("unproven: tuned sizes: kept defaults because …")."""
+        names = {"tuned": "tuned sizes"}
+        return tuple(f"unproven: {names.get(k, k)}: {v}" for k, v in self.unproven.items())
 
     def to_dict(self) -> dict:
         return {
@@ -167,6 +174,7 @@ class MachineProfile:
             "tuned": asdict(self.tuned),
             "fftw_wisdom": self.fftw_wisdom,
             "measurements": dict(self.measurements),
+            "unproven": dict(self.unproven),
         }
 
     @classmethod
@@ -188,6 +196,7 @@ class MachineProfile:
                 fftw_wisdom=d.get("fftw_wisdom"),
                 software=dict(d.get("software", {})),
                 measurements=dict(d.get("measurements", {})),
+                unproven={str(k): str(v) for k, v in dict(d.get("unproven", {})).items()},
             )
         except ProfileError:
             raise
