@@ -39,6 +39,20 @@ def stats_ms(t_ns: np.ndarray, rounds: int = 1, stable: bool = True) -> Latency:
     return Latency(float(np.median(t)), float(np.percentile(t, 95)), float(np.percentile(t, 99)), float(t.max()), int(t.size), rounds, stable)
 
 
+def sample_ns(fn: Callable[[int], object], calls: int, *, start: int = 0) -> np.ndarray:
+    """Wall time of each of ``calls`` calls ``fn(start)``, ``fn(start + 1)``, … in nanoseconds (int64).
+
+    The one timing loop of the project: calibration's rounds (``time_calls``)
+    and the bench's cells (``hwbench.suite.time_calls``) both sample through it.
+    """
+    t = np.empty(calls, np.int64)
+    for j in range(calls):
+        t0 = time.perf_counter_ns()
+        fn(start + j)
+        t[j] = time.perf_counter_ns() - t0
+    return t
+
+
 def time_calls(fn: Callable[[int], object], *, warmup: int = 200, calls: int = 1000, max_rounds: int = 5, tolerance: float = 0.1) -> Latency:
     """Time ``fn(i)`` (``i`` = call index): ``warmup`` untimed calls, then rounds of ``calls``.
 
@@ -54,12 +68,8 @@ def time_calls(fn: Callable[[int], object], *, warmup: int = 200, calls: int = 1
     stable = False
     k = warmup
     for _ in range(max(2, max_rounds)):
-        t = np.empty(calls, np.int64)
-        for j in range(calls):
-            t0 = time.perf_counter_ns()
-            fn(k)
-            t[j] = time.perf_counter_ns() - t0
-            k += 1
+        t = sample_ns(fn, calls, start=k)
+        k += calls
         rounds.append(t)
         p99s.append(float(np.percentile(t, 99)))
         if len(p99s) >= 2:

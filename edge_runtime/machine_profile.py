@@ -172,6 +172,13 @@ class MachineProfile:
     software: Mapping[str, str] = field(default_factory=dict)
     measurements: Mapping[str, Any] = field(default_factory=dict)
     version: int = PROFILE_VERSION
+    #: what calibration could not prove, with why: ``{"tuned": "kept defaults because …"}``
+    unproven: Mapping[str, str] = field(default_factory=dict)
+
+    def unproven_notes(self) -> tuple[str, ...]:
+        """One line per part of the profile that calibration did not prove ("unproven: tuned sizes: kept defaults because …")."""
+        names = {"tuned": "tuned sizes"}
+        return tuple(f"unproven: {names.get(k, k)}: {v}" for k, v in self.unproven.items())
 
     def to_dict(self) -> dict:
         return {
@@ -184,6 +191,7 @@ class MachineProfile:
             "tuned": asdict(self.tuned),
             "fftw_wisdom": self.fftw_wisdom,
             "measurements": dict(self.measurements),
+            "unproven": dict(self.unproven),
         }
 
     @classmethod
@@ -205,6 +213,7 @@ class MachineProfile:
                 fftw_wisdom=d.get("fftw_wisdom"),
                 software=dict(d.get("software", {})),
                 measurements=dict(d.get("measurements", {})),
+                unproven={str(k): str(v) for k, v in dict(d.get("unproven", {})).items()},
             )
         except ProfileError:
             raise
@@ -291,24 +300,47 @@ class ActiveConfig:
     profile: MachineProfile | None = None
     notes: tuple[str, ...] = ()
 
-    def backend_for(self, module: str) -> tuple[list[Candidate] | None, Path | None]:
-        """(candidates, model path) the profile chose for ``module``; (None, None) means use the defaults.
+    def backend_for(self, module: str, environ=None) -> tuple[list[Candidate] | None, Path | None]:
+        """(candidates, model path) the commands use for ``module``; (None, None) means use the defaults.
 
-        The calibrated candidate comes first; behind it, as fallbacks (the
-        caller passes these to ``load_first``), the CPU candidates that can
-        run the *same file*: for the shipped FP32 model both runtimes at FP32;
-        for an INT8 QDQ ONNX variant OpenVINO's INT8 (it runs QDQ ONNX with
-        its INT8 kernels) or ONNX Runtime's; an OpenVINO IR has no other taker.
+        Precedence: an environment override (``MUSE_<MODULE>_BACKEND``, then
+        ``MUSE_BACKEND``; checked against this machine) beats the profile and
+        runs the shipped model; otherwise the profile's calibrated candidate
+        comes first; behind it, as fallbacks (the caller passes these to
+        ``load_first``), the CPU candidates that can run the *same file*: for
+        the shipped FP32 model both runtimes at FP32; for an INT8 QDQ ONNX
+        variant OpenVINO's INT8 (it runs QDQ ONNX with its INT8 kernels) or
+        ONNX Runtime's; an OpenVINO IR has no other taker.
         """
+        return self.explain(module, environ)[:2]
+
+    def explain(self, module: str, environ=None) -> tuple[list[Candidate] | None, Path | None, str, tuple[str, ...]]:
+        """(candidates, model path, source, reasons): what the commands will use for ``module`` and why.
+
+        ``source`` is ``"env MUSE_X_BACKEND"``, ``"profile <path>"`` or
+        ``"defaults"``; candidates None means the default policy's order.
+        """
+        from nomad_muse.policy import check_override, env_override_source, plan_backends
+
+        var, value = env_override_source(module, environ)
+        if value:
+            from nomad_muse.probe import probe
+
+            rec = probe()
+            forced = check_override(module, rec, value, field=var)
+            plan = plan_backends(module, rec, override=str(forced))
+            cands = [c for c in plan.candidates if c.precision != "int8" or c == forced]
+            return cands, None, f"env {var}", (f"{var}={value} overrides the machine profile",) + plan.reasons
         if self.profile is None or module not in self.profile.modules:
-            return None, None
+            return None, None, "defaults", self.notes
         c = self.profile.modules[module]
         path = c.model_path()
         if c.precision == "int8":
             rest = [Candidate(rt, "CPU", "int8") for rt in ("onnxruntime", "openvino")] if path.suffix == ".onnx" else []
         else:
             rest = [Candidate(rt, "CPU", "fp32") for rt in ("onnxruntime", "openvino")]
-        return [c.candidate] + [x for x in rest if x != c.candidate], path
+        why = (f"calibrated on this machine ({self.profile.created}): {c.candidate} measured fastest among gate-passing variants",)
+        return [c.candidate] + [x for x in rest if x != c.candidate], path, f"profile {self.source}", why
 
 
 def module_backend(module: str, *, backend: str | None = None, profile: Path | str | None = None,
@@ -317,13 +349,17 @@ def module_backend(module: str, *, backend: str | None = None, profile: Path | s
 
     ``--backend`` forces the policy's order with that candidate first (shipped
     model); ``--model`` runs that file on the policy's order; otherwise the
+    environment override (``MUSE_<MODULE>_BACKEND``/``MUSE_BACKEND``), then the
     machine profile's calibrated choice (or ``--profile``), else the defaults.
+    An override this machine cannot run is refused (``ParameterError``).
     """
     if backend:
-        from nomad_muse.policy import plan_backends
+        from nomad_muse.policy import check_override, plan_backends
         from nomad_muse.probe import probe
 
-        plan = plan_backends(module, probe(), override=backend)
+        rec = probe()
+        check_override(module, rec, backend, field="--backend")
+        plan = plan_backends(module, rec, override=backend)
         forced = plan.candidates[0]
         return [c for c in plan.candidates if c.precision != "int8" or c == forced], model, ()
     if model is not None:
@@ -349,7 +385,7 @@ def resolve(profile_path: Path | str | None = None, *, fingerprint: str | None =
         p = Path(profile_path)
         prof = read_profile(p)
         check_profile(prof, fingerprint, source=f"profile {p}")
-        return ActiveConfig(prof.tuned, str(p), prof)
+        return ActiveConfig(prof.tuned, str(p), prof, prof.unproven_notes())
     p = default_profile_path()
     if not p.exists():
         return ActiveConfig(TunedConfig(), "defaults", None, ("no machine profile yet: defaults in use (run `muse calibrate`)",))
@@ -359,7 +395,7 @@ def resolve(profile_path: Path | str | None = None, *, fingerprint: str | None =
     except ProfileError as e:
         log.warning("%s — using defaults", e)
         return ActiveConfig(TunedConfig(), "defaults", None, (f"{e} — using defaults",))
-    return ActiveConfig(prof.tuned, str(p), prof)
+    return ActiveConfig(prof.tuned, str(p), prof, prof.unproven_notes())
 
 
 # ---------------------------------------------------------------------------

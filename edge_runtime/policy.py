@@ -139,5 +139,33 @@ def plan_backends(
 
 def env_override(module: str, environ: Mapping[str, str] | None = None) -> str | None:
     """``MUSE_<MODULE>_BACKEND`` or ``MUSE_BACKEND`` from the environment, if set."""
+    return env_override_source(module, environ)[1]
+
+
+def env_override_source(module: str, environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """(variable name, value) of the environment override for ``module``: the module's own variable
+    ``MUSE_<MODULE>_BACKEND`` beats ``MUSE_BACKEND``; (None, None) when neither is set."""
     env = os.environ if environ is None else environ
-    return env.get(f"MUSE_{module.upper()}_BACKEND") or env.get("MUSE_BACKEND") or None
+    for var in (f"MUSE_{module.upper()}_BACKEND", "MUSE_BACKEND"):
+        if env.get(var):
+            return var, env[var]
+    return None, None
+
+
+def check_override(module: str, probe: ProbeRecord, override: str, *, field: str = "backend") -> Candidate:
+    """The parsed override if this machine can run it, else :class:`ParameterError` naming ``field``
+    (``MUSE_BACKEND``, ``--backend`` …) and what this machine supports for ``module``.
+
+    Possible means: the default policy would consider it here — the runtime is
+    installed, the device exists, the precision has native support (bf16 needs
+    AVX-512 BF16/AMX and OpenVINO's BF16 capability; int8 needs VNNI/AMX/dot-product).
+    """
+    try:
+        forced = Candidate.parse(override)
+    except ParameterError as e:
+        raise ParameterError(f"{field}={override!r}: {e}") from None
+    possible = plan_backends(module, probe).candidates
+    if forced not in possible:
+        supported = ", ".join(str(c) for c in possible) or "nothing (install onnxruntime or openvino)"
+        raise ParameterError(f"{field}={override}: not possible for the {module} on this machine; supported here: {supported}")
+    return forced

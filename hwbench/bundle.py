@@ -21,6 +21,7 @@ so); install.sh then tells the user to run ``muse calibrate`` on the rig.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import sys
@@ -53,19 +54,37 @@ if [ "$arch" != "@ARCH@" ]; then
   exit 2
 fi
 "$PY" -m venv "$PREFIX"
-"$PREFIX/bin/python" -m pip install -q --no-index --find-links "$HERE/wheelhouse" nomad-muse-edge
+# --no-deps: the wheelhouse is the complete closure, minus what is deliberately not shipped (telemetry)
+"$PREFIX/bin/python" -m pip install -q --no-index --no-deps "$HERE"/wheelhouse/*.whl
 "$PREFIX/bin/python" -m nomad_muse.hwbench.bundle apply "$HERE"
-sed "s|@PREFIX@|$PREFIX|g" "$HERE/muse-serve.service.in" > "$HERE/muse-serve.service"
-echo "systemd unit for the headless mode: $HERE/muse-serve.service"
+# the unit is written by Python with systemd's quoting rules (a path may hold spaces, & or |)
+"$PREFIX/bin/python" -m nomad_muse.hwbench.bundle unit "$HERE/muse-serve.service.in" "$PREFIX" "$HERE/muse-serve.service"
+echo "systemd user unit for the headless mode: $HERE/muse-serve.service"
 if ! ldconfig -p 2>/dev/null | grep -q libportaudio; then
   echo "note: libportaudio2 is not installed: muse live/serve need it (apt install libportaudio2 jackd2); files-in/files-out work without it"
 fi
-echo "installed: $PREFIX/bin/muse"
+echo "installation: OK — $PREFIX/bin/muse"
 if [ "${MUSE_SKIP_CERTIFY:-0}" = "1" ]; then exit 0; fi
-exec "$PREFIX/bin/muse" certify ${MUSE_CERTIFY_ARGS:-}
+# Certification is a second, separate result: its verdict is reported (and kept in
+# $HERE/certify/), it does not turn a successful installation into a failed one.
+set +e
+"$PREFIX/bin/muse" certify --out "$HERE/certify" ${MUSE_CERTIFY_ARGS:-}
+rc=$?
+set -e
+case $rc in
+  0) echo "certification: PASS (no FAIL criterion) — $HERE/certify/certificate.html" ;;
+  1) echo "certification: FAIL — the rig is installed, but it does not meet the spec; see $HERE/certify/certificate.html" ;;
+  *) echo "certification: not run (muse certify exit $rc) — the rig is installed; run \"$PREFIX/bin/muse certify\" to certify" ;;
+esac
+exit 0
 """
 
-SERVICE = """[Unit]
+SERVICE = """# A systemd *user* unit (install into ~/.config/systemd/user/, run with systemctl --user).
+# LimitRTPRIO/LimitMEMLOCK let the engine ask for real-time scheduling and lock its
+# memory; a user manager can only grant them up to the limits PAM gives the user
+# (/etc/security/limits.d: e.g. `@audio - rtprio 95` and `@audio - memlock unlimited`,
+# with the user in group audio). Without them the engine runs at normal priority.
+[Unit]
 Description=Nomad Muse Edge headless engine (muse serve)
 After=sound.target jack.service
 Wants=jack.service
@@ -141,6 +160,8 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
                 shutil.copy2(w, root / "data" / Path(w).name)
                 d["fftw_wisdom"] = f"@DATA@/{Path(w).name}"
             (root / "data" / "profile.json").write_text(json.dumps(d, indent=2) + "\n")
+            notes.extend(f"warning: the shipped profile is partly {n} (the rig runs what was not proven on defaults)"
+                         for n in prof.unproven_notes())
         else:
             notes.append("no machine profile here: the rig starts on defaults (run `muse calibrate` on it)")
         for wis in paths.data_dir().glob("fftw_wisdom*"):
@@ -207,14 +228,40 @@ def apply_bundle(bundle_dir: Path) -> list[str]:
     return msgs
 
 
+def systemd_quote(word: str) -> str:
+    """One command-line word for a unit's ``ExecStart=`` (systemd.service "Command lines", systemd.unit
+    "Specifiers"): double-quoted, ``\\`` and ``"`` escaped, ``%`` doubled (specifier) and ``$`` doubled
+    (variable expansion), so a path with spaces, ``&``, ``|`` or quotes stays one literal argument."""
+    if any(c in word for c in "\n\r\0"):
+        from nomad_muse.errors import ParameterError
+
+        raise ParameterError(f"path {word!r}: a newline or NUL cannot go into a systemd unit")
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$") + '"'
+
+
+def write_unit(template: Path, prefix: Path, out: Path) -> Path:
+    """Fill the unit template: ``@PREFIX@/bin/muse`` becomes the quoted absolute path of this venv's ``muse``."""
+    text = Path(template).read_text()
+    muse = systemd_quote(str(Path(prefix).absolute() / "bin" / "muse"))
+    text = text.replace("@PREFIX@/bin/muse", muse)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] != "apply":
-        print("usage: python -m nomad_muse.hwbench.bundle apply BUNDLE_DIR", file=sys.stderr)
+    usage = "usage: python -m nomad_muse.hwbench.bundle apply BUNDLE_DIR | unit TEMPLATE PREFIX OUT"
+    if not ((len(argv) == 2 and argv[0] == "apply") or (len(argv) == 4 and argv[0] == "unit")):
+        print(usage, file=sys.stderr)
         return 2
     from nomad_muse.errors import MuseError
 
     try:
+        if argv[0] == "unit":
+            print(f"wrote {write_unit(Path(argv[1]), Path(argv[2]), Path(argv[3]))}")
+            return 0
         for m in apply_bundle(Path(argv[1])):
             print(m)
     except MuseError as e:

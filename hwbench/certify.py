@@ -151,6 +151,7 @@ def certificate_html(cert: dict) -> str:
                   machine=f"{mach['cpu']}, {mach['cores']} cores, {mach['ram_gb']} GB, {mach['os']}",
                   fingerprint=str(mach["fingerprint"]), software=", ".join(f"{k} {v}" for k, v in cert["software"].items()),
                   profile=str(cert["profile"]), date=str(cert["date"]),
+                  profile_notes=[str(n) for n in cert.get("profile_notes", [])],
                   checks=[{k: ("" if c.get(k) is None else str(c.get(k))) for k in ("name", "status", "value", "threshold",
                                                                                   "evidence", "fix")}
                           for c in cert["checks"]])

@@ -33,6 +33,11 @@ from nomad_muse.errors import InputError, ParameterError
 
 PROJECT = "nomad-muse-edge"
 SKIP_FILES = {"INSTALLER", "REQUESTED", "direct_url.json", "RECORD"}
+#: Requirements a rig does not get: OpenVINO's telemetry sender (the runtime
+#: turns it off anyway, see nomad_muse._local_only; OpenVINO and NNCF import it
+#: inside try/except ImportError). install.sh installs the wheelhouse with
+#: --no-deps, so the missing requirement is not resolved.
+NOT_SHIPPED = {"openvino-telemetry"}
 
 
 def canonical(name: str) -> str:
@@ -53,7 +58,7 @@ def dependency_closure(root: str = PROJECT, extras: tuple[str, ...] = (), root_r
     while stack:
         name, ex = stack.pop()
         key = canonical(name)
-        if key in seen:
+        if key in seen or key in NOT_SHIPPED:
             continue
         try:
             dist = md.distribution(name)

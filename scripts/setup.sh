@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-apt_install libportaudio2 libasound2 libsndfile1
+# jackd2: the README's `jackd -d dummy …` line (real audio I/O without a sound card)
+apt_install libportaudio2 libasound2 libsndfile1 jackd2
 find_python
 make_venv
 echo "installing nomad-muse-edge into .venv ..."

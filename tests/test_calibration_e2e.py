@@ -20,7 +20,7 @@ from nomad_muse.backends.base import Candidate
 from nomad_muse.backends.registry import get_backend, load_first
 from nomad_muse.calibration import data, gate
 from nomad_muse.calibration.select import choose
-from nomad_muse.machine_profile import ProfileError, RunStore, read_profile, resolve
+from nomad_muse.machine_profile import TunedConfig, ProfileError, RunStore, read_profile, resolve
 from nomad_muse.paths import models_dir
 from nomad_muse.probe import probe
 
@@ -58,6 +58,11 @@ def test_quick_calibration_writes_a_profile_the_runtime_uses(calibrated, monkeyp
     active = resolve()  # automatic: the data dir's profile, checked against this machine
     assert active.source == str(prof_path) and active.profile == prof and active.tuned == prof.tuned
     assert set(prof.modules) == set(shipped_modules()) and prof.modules
+    # only what was proven is recorded as such: a failed tune keeps defaults and says so
+    assert bool(prof.unproven) == (not prof.measurements["tune"]["ok"])
+    if prof.unproven:
+        assert prof.tuned == TunedConfig() and prof.unproven["tuned"].startswith("kept defaults because ")
+        assert any(n.startswith("unproven: tuned sizes") for n in active.notes)
     for m, choice in prof.modules.items():
         cands, path = active.backend_for(m)
         assert cands[0] == choice.candidate and path.is_file()

@@ -444,3 +444,23 @@ def test_a_new_prompt_cancels_the_old_continuation_from_its_bar_line():
     p.renderer.step()
     assert not any(e.cancelled(ev) for ev in p.renderer._pending)
     assert any(ev.start >= cut for ev in first)  # there was something to cancel
+
+
+def test_recent_max_reads_the_newest_values_across_the_wrap():
+    """cpu_short() looks at the newest 256 callback loads, also when the 2048-entry ring has wrapped."""
+    from nomad_muse.engine.ring import recent_max
+
+    ring = np.zeros(2048)
+    written = 0
+    for k in range(2048 + 100):  # wraps: the newest 100 values sit at indices 0..99
+        ring[written % 2048] = 0.1
+        written += 1
+    ring[(written - 1) % 2048] = 0.9  # the newest value, at index 99
+    assert recent_max(ring, written=written, n=256) == 0.9
+    ring[(written - 200) % 2048] = 0.95  # index 2047 - 100: still among the newest 256
+    assert recent_max(ring, written=written, n=256) == 0.95
+    ring[(written - 300) % 2048] = 2.0  # older than the newest 256: ignored
+    assert recent_max(ring, written=written, n=256) == 0.95
+    assert recent_max(ring, written=0, n=256) == 0.0
+    small = np.array([0.3, 0.0, 0.0])
+    assert recent_max(small, written=1, n=256) == 0.3

@@ -23,6 +23,7 @@ def test_dependency_closure_covers_the_runtime():
     names = {canonical(d.metadata["Name"]) for d in dependency_closure()}
     assert {"nomad-muse-edge", "numpy", "onnxruntime", "openvino", "mido", "soundfile", "pyfftw"} <= names
     assert "torch" not in names and "pytest" not in names  # extras stay out
+    assert "openvino-telemetry" not in names  # the rig gets no telemetry sender
 
 
 def test_bundle_refuses_bad_arguments(tmp_path):
@@ -61,19 +62,46 @@ def test_bundle_installs_offline_in_a_fresh_venv_and_runs(tmp_path):
     rig = tmp_path / "unpacked" / "muse-rig"
     man = json.loads((rig / "manifest.json").read_text())
     assert any(w.startswith("nomad_muse_edge-") for w in man["wheels"]) and any(w.startswith("onnxruntime-") for w in man["wheels"])
+    assert not any(w.startswith("openvino_telemetry") for w in man["wheels"])
     assert "@PREFIX@/bin/muse serve" in (rig / "muse-serve.service.in").read_text()
     rig_env = {k: v for k, v in env.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")}
-    rig_env.update(MUSE_HOME=str(tmp_path / "rig-home"), MUSE_PREFIX=str(tmp_path / "venv"), MUSE_SKIP_CERTIFY="1",
+    rig_env.update(MUSE_HOME=str(tmp_path / "rig-home"), MUSE_PREFIX=str(tmp_path / "rig venv & co | test"), MUSE_SKIP_CERTIFY="1",
                    PYTHON=getattr(sys, "_base_executable", sys.executable), PIP_NO_INDEX="1")
     r = subprocess.run(["sh", str(rig / "install.sh")], capture_output=True, text=True, env=rig_env, cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
-    muse = tmp_path / "venv" / "bin" / "muse"
-    assert f"ExecStart={muse} serve" in (rig / "muse-serve.service").read_text()
+    assert "installation: OK" in r.stdout
+    venv = tmp_path / "rig venv & co | test"  # spaces, & and | in the install path
+    muse = venv / "bin" / "muse"
+    unit = (rig / "muse-serve.service").read_text()
+    assert f'ExecStart="{muse}" serve' in unit and "systemd *user* unit" in unit
     out = tmp_path / "rig-out"
     r = subprocess.run([str(muse), "demo", "--out", str(out)], capture_output=True, text=True, env=rig_env, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert {p.name for p in out.iterdir()} >= {"continuation.mid", "render.wav", "report.html"}
     # the installed package is the venv's, not this checkout's
-    where = subprocess.run([str(tmp_path / "venv" / "bin" / "python"), "-c", "import nomad_muse; print(nomad_muse.__file__)"],
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import nomad_muse; print(nomad_muse.__file__)"],
                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert str(tmp_path / "venv") in where.stdout
+    assert str(venv) in where.stdout
+
+
+def test_unit_words_are_quoted_for_systemd(tmp_path):
+    """systemd.service command-line quoting: one literal word whatever the path holds."""
+    from nomad_muse.hwbench.bundle import SERVICE, systemd_quote, write_unit
+
+    assert systemd_quote("/opt/muse/bin/muse") == '"/opt/muse/bin/muse"'
+    assert systemd_quote('/a b/&|"q\\%h$HOME') == '"/a b/&|\\"q\\\\%%h$$HOME"'
+    with pytest.raises(ParameterError, match="newline"):
+        systemd_quote("/a\nExecStartPre=/bin/rm")
+    t = tmp_path / "unit.in"
+    t.write_text(SERVICE)
+    out = write_unit(t, tmp_path / "pre fix&|x", tmp_path / "unit")
+    line = next(x for x in out.read_text().splitlines() if x.startswith("ExecStart="))
+    assert line.startswith(f'ExecStart="{tmp_path / "pre fix&|x" / "bin" / "muse"}" serve ')
+
+
+def test_install_script_reports_install_and_certification_separately():
+    from nomad_muse.hwbench.bundle import INSTALL_SH
+
+    tail = INSTALL_SH.split('echo "installation: OK', 1)[1]
+    assert "exec " not in tail and tail.rstrip().endswith("exit 0")
+    assert "certification: FAIL — the rig is installed" in tail

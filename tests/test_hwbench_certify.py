@@ -215,3 +215,12 @@ def test_certify_fails_an_impossible_spec_and_names_it(tmp_path, env):
 def test_certify_bad_spec_is_one_line(tmp_path, env):
     r = _muse(["certify", "--spec", str(tmp_path / "missing.toml")], env, tmp_path)
     assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_certify_refuses_a_run_shorter_than_the_spec_needs(env, tmp_path):
+    r = _muse(["certify", "--minutes", "1", "--out", str(tmp_path / "c")], env, tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "at least 2 minutes" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "c").exists()  # refused before any measuring
+    h = _muse(["certify", "--help"], {**env, "COLUMNS": "200"}, tmp_path)
+    assert "at least the spec's crash_free_minutes" in h.stdout and "(2 for the shipped minimum spec)" in h.stdout

@@ -154,3 +154,94 @@ def test_one_shot_commands_follow_the_profile_unless_forced(home, tmp_path):
     assert module_backend("generator")[:2] == (None, None)  # the profile has no generator choice: defaults
     p.unlink()
     assert "muse calibrate" in module_backend("classifier")[2][0]
+
+
+def test_environment_override_beats_the_profile(home, tmp_path, monkeypatch):
+    """MUSE_<MODULE>_BACKEND beats MUSE_BACKEND beats the profile; --backend beats both."""
+    from nomad_muse.machine_profile import module_backend
+    from nomad_muse.probe import probe
+
+    prof, model = _profile(tmp_path, fingerprint=probe().fingerprint)
+    prof.save(home / "data" / "profile.json")
+    monkeypatch.setenv("MUSE_BACKEND", "openvino/CPU/fp32")
+    cands, path, _ = module_backend("classifier")
+    assert str(cands[0]) == "openvino/CPU/fp32" and path is None  # the shipped model, not the profile's file
+    a = resolve()
+    assert a.explain("classifier")[2] == "env MUSE_BACKEND"
+    monkeypatch.setenv("MUSE_CLASSIFIER_BACKEND", "onnxruntime/CPU/fp32")
+    assert str(module_backend("classifier")[0][0]) == "onnxruntime/CPU/fp32"
+    assert resolve().explain("classifier")[2] == "env MUSE_CLASSIFIER_BACKEND"
+    assert str(module_backend("classifier", backend="openvino")[0][0]) == "openvino/CPU/fp32"  # the flag wins
+    monkeypatch.delenv("MUSE_BACKEND")
+    monkeypatch.delenv("MUSE_CLASSIFIER_BACKEND")
+    assert module_backend("classifier")[1] == model  # back to the profile
+
+
+def test_an_impossible_override_is_refused_naming_what_the_machine_supports():
+    from conftest import load_probe
+
+    from nomad_muse.policy import check_override
+
+    avx2 = load_probe("avx2_minipc")
+    with pytest.raises(ParameterError) as e:
+        check_override("classifier", avx2, "openvino/CPU/bf16", field="MUSE_BACKEND")
+    msg = str(e.value)
+    assert msg.startswith("MUSE_BACKEND=openvino/CPU/bf16: not possible") and "supported here: " in msg
+    assert "onnxruntime/CPU/fp32" in msg and "bf16" not in msg.split("supported here: ")[1]
+    with pytest.raises(ParameterError, match="MUSE_BACKEND=.*GPU.*not possible"):
+        check_override("generator", avx2, "openvino/GPU/fp16", field="MUSE_BACKEND")
+    with pytest.raises(ParameterError, match="--backend='tensorflow/a/b/c'"):
+        check_override("generator", avx2, "tensorflow/a/b/c", field="--backend")
+    assert str(check_override("classifier", load_probe("xeon_amx_2core"), "openvino/CPU/bf16")) == "openvino/CPU/bf16"
+
+
+def test_info_shows_what_the_commands_use(home, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from nomad_muse.probe import probe
+
+    prof, model = _profile(tmp_path, fingerprint=probe().fingerprint)
+    prof.save(home / "data" / "profile.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSE_") or k == "MUSE_HOME"}
+
+    def info(**extra):
+        return subprocess.run([sys.executable, "-m", "nomad_muse", "info", "--json"], capture_output=True, text=True,
+                              env={**env, **extra}, timeout=120)
+
+    d = json.loads(info().stdout)
+    assert d["modules"]["classifier"]["choice"] == "onnxruntime/CPU/fp32"
+    assert d["modules"]["classifier"]["source"].startswith("profile ") and d["modules"]["classifier"]["model"] == str(model)
+    assert d["modules"]["generator"]["source"] == "defaults"
+    d = json.loads(info(MUSE_CLASSIFIER_BACKEND="openvino/CPU/fp32").stdout)
+    assert d["modules"]["classifier"]["choice"] == "openvino/CPU/fp32"
+    assert d["modules"]["classifier"]["source"] == "env MUSE_CLASSIFIER_BACKEND"
+    r = info(MUSE_BACKEND="openvino/GPU.7/fp16")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "not possible" in r.stderr and "supported here" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_an_unproven_profile_says_so_everywhere(home, tmp_path):
+    """calibrate that could not prove a block size keeps defaults and marks them unproven; resolve, show,
+    certify and bundle carry the mark."""
+    prof, _ = _profile(tmp_path)
+    prof = MachineProfile(prof.fingerprint, prof.created, prof.modules, TunedConfig(),
+                          unproven={"tuned": "kept defaults because does not meet the budget: block 256 work × 1.5 > period"})
+    p = prof.save(home / "data" / "profile.json")
+    back = MachineProfile.from_dict(json.loads(p.read_text()))
+    assert back.unproven == prof.unproven
+    a = resolve(fingerprint=FP)
+    assert any(n.startswith("unproven: tuned sizes: kept defaults because does not meet the budget") for n in a.notes)
+    old = json.loads(p.read_text())
+    del old["unproven"]  # a profile written before the field existed reads as fully proven
+    assert MachineProfile.from_dict(old).unproven == {}
+
+
+def test_certificate_html_shows_profile_notes():
+    from nomad_muse.hwbench.certify import certificate_html as render_html
+
+    cert = {"machine": {"cpu": "c", "cores": 2, "ram_gb": 4, "os": "l", "fingerprint": "f"}, "software": {},
+            "result": "PASS", "spec": {"name": "s", "version": "1", "path": "p"}, "profile": "x", "date": "d",
+            "profile_notes": ["unproven: tuned sizes: kept defaults because …"], "checks": []}
+    assert "unproven: tuned sizes" in render_html(cert)

@@ -12,11 +12,27 @@ import logging
 import sys
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from nomad_muse import __version__
 from nomad_muse.errors import MuseError
+
+
+def _no_type_for_flags() -> None:
+    """Typer 0.2x's rich help prints a type column for every option, flags included
+    (``--timeline <bool>``), which reads as if the flag took a value. A flag takes
+    none: show no type for it. (Only the help text changes; parsing is click's.)"""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich
+
+
+_no_type_for_flags()
 
 app = typer.Typer(
     name="muse",
@@ -55,24 +71,28 @@ from nomad_muse.app.console import console, err_console, print_rows  # noqa: E40
 def _info_record() -> dict:
     from nomad_muse.backends.registry import runtimes
     from nomad_muse import paths
-    from nomad_muse.policy import MODULES, env_override, plan_backends
+    from nomad_muse.machine_profile import resolve
+    from nomad_muse.policy import MODULES, plan_backends
     from nomad_muse.probe import probe
 
     rec = probe()
-    plans = {m: plan_backends(m, rec, override=env_override(m)) for m in MODULES}
+    active = resolve(fingerprint=rec.fingerprint)
+    modules = {}
+    for m in MODULES:
+        cands, path, source, why = active.explain(m)
+        plan = plan_backends(m, rec)
+        if cands is None:  # the default policy's order, on the shipped model
+            cands, why = list(plan.candidates), tuple(why) + plan.reasons
+        usable = [c for c in cands if c.precision != "int8" or path is not None]  # INT8 needs a calibrated variant
+        modules[m] = {"choice": str(usable[0]) if usable else None, "candidates": [str(c) for c in usable],
+                      "source": source, "model": str(path or paths.models_dir() / f"{m}.onnx"), "reasons": list(why)}
     shipped = sorted(p.name for p in paths.models_dir().iterdir() if p.suffix in (".onnx", ".xml", ".json"))
     return {
         "version": __version__,
         "probe": rec.to_dict(),
         "runtimes": [r.as_dict() for r in runtimes()],
-        "modules": {
-            m: {
-                "choice": str(p.choice) if p.choice else None,
-                "candidates": [str(c) for c in p.candidates],
-                "reasons": list(p.reasons),
-            }
-            for m, p in plans.items()
-        },
+        "modules": modules,
+        "profile": active.source,
         "paths": {
             "models": str(paths.models_dir()),
             "profiles": str(paths.profiles_dir()),
@@ -120,17 +140,19 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
             dt.add_row(d["name"], d["full_name"], d["device_type"] or "-", " ".join(d["capabilities"]))
         console.print(dt)
 
-    mt = Table(title="Backend per module (default policy; `muse calibrate` replaces it with measurements)")
-    for col in ("module", "would use", "fallbacks, in order"):
-        mt.add_column(col)
+    mt = Table(title="Backend per module: what generate, classify, demo and live use")
+    for col in ("module", "uses", "from", "fallbacks, in order"):
+        mt.add_column(col, overflow="fold")
     for m, plan in rec["modules"].items():
-        mt.add_row(m, plan["choice"] or "none", ", ".join(plan["candidates"][1:]) or "-")
-    mt.add_row("analyzer", "pyFFTW (no model)", "numpy.fft")
+        mt.add_row(m, plan["choice"] or "none", plan["source"], ", ".join(plan["candidates"][1:]) or "-")
+    mt.add_row("analyzer", "pyFFTW (no model)", "-", "numpy.fft")
     console.print(mt)
+    if rec["profile"] == "defaults":
+        console.print("no machine profile in use: default policy (`muse calibrate` measures this machine and replaces it)")
     console.print("why:")
-    for plan in rec["modules"].values():
+    for m, plan in rec["modules"].items():
         for reason in plan["reasons"]:
-            console.print(f"  - {reason}", highlight=False)
+            console.print(f"  - {m}: {reason}" if not reason.startswith(m) else f"  - {reason}", highlight=False)
     console.print(f"shipped models: {', '.join(rec['shipped_models']) or 'none yet'}")
     console.print(f"models: {rec['paths']['models']}\nprofiles: {rec['paths']['profiles']}\nuser data: {rec['paths']['data']}")
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from nomad_muse.app.console import console
+
 from nomad_muse.errors import ParameterError
 from nomad_muse.gm import FAMILIES
 
@@ -32,7 +34,6 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Which instrument family is playing (and drums vs tonal), with a timeline."""
-        from rich.console import Console
         from rich.table import Table
 
         from nomad_muse.classifier.evaluate import classify_file
@@ -61,7 +62,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return
-        con = Console()
+        con = console
         if res["family"] is None:
             con.print(f"{file}: no signal (all {res['windows']} windows below the −60 dBFS gate)")
             return
@@ -73,6 +74,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
             t.add_row(f"{s['start_s']:.2f}", f"{s['end_s']:.2f}", s["family"] or "no signal", f"{s['mean_confidence']:.2f}")
         con.print(t)
         if timeline:
+            con.print(f"per-window timeline ({len(res['timeline'])} windows)\n{'time s':>7s}  {'family':9s} conf  track type", highlight=False)
             for r in res["timeline"]:
                 con.print(f"{r['time_s']:7.3f}  {r['family'] or '-':9s} {r['confidence']:.2f}  {r['track_type'] or '-'}")
 
@@ -83,7 +85,6 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Accuracy, balanced accuracy, per-class accuracy, drums-vs-tonal and the confusion matrix on your folder."""
-        from rich.console import Console
         from rich.table import Table
 
         from nomad_muse.classifier.evaluate import check_dataset_dir, evaluate_dir
@@ -93,17 +94,22 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return
-        con = Console()
+        con = console
         con.print(f"{res['files']} files: accuracy {res['accuracy']:.3f}, balanced {res['balanced_accuracy']:.3f}, drums-vs-tonal {res['drums_vs_tonal_accuracy']:.3f}")
         labels = res["confusion_matrix"]["labels"]
-        t = Table(title="confusion (rows true, columns predicted)")
-        t.add_column("")
-        for lab in labels:
-            t.add_column(lab[:5], justify="right")
+        from rich import box
+
+        # three-letter column codes (unique for the GM families) keep the matrix inside 80 columns
+        codes = [lab[:3] for lab in labels]
+        t = Table(title="confusion (rows true, columns predicted)", box=box.SIMPLE, pad_edge=False)
+        t.add_column("true", no_wrap=True)
+        for code in codes:
+            t.add_column(code, justify="right", no_wrap=True)
         for lab, row in zip(labels, res["confusion_matrix"]["rows_true_cols_pred"]):
             if sum(row):
                 t.add_row(lab, *[str(v) for v in row])
         con.print(t)
+        con.print("columns: " + ", ".join(f"{c} = {lab}" for c, lab in zip(codes, labels)), highlight=False, soft_wrap=False)
         for note in res["notes"]:
             con.print(note)
         for s in res["skipped"]:

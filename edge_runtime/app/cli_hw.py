@@ -82,7 +82,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             console.print("no runs yet: `muse bench --quick` stores the first")
             return
         print_rows(rows, as_json=as_json, title="Run history", columns=("id", "kind", "date", "summary"),
-                   cells=lambda r: (str(r["id"]), r["kind"], r["created"], (r["summary"] or "")[:100]))
+                   cells=lambda r: (str(r["id"]), r["kind"], r["created"], (r["summary"] or "")[:100]), wrap=("summary",))
 
     @bench_app.command("compare")
     def bench_compare(
@@ -112,7 +112,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command()
     def certify(
         spec: Path = typer.Option(None, "--spec", help="Spec TOML (default: the shipped profiles/minimum-spec.toml)."),
-        minutes: float = typer.Option(None, "--minutes", min=0.05, help="Paced run length (default: the spec's crash-free minutes)."),
+        minutes: float = typer.Option(None, "--minutes", help="Paced run length in minutes; at least the spec's crash_free_minutes "
+                                      "(2 for the shipped minimum spec), which is also the default."),
         profile: Path = typer.Option(None, "--profile", help="Machine profile to certify (default: this machine's)."),
         out: Path = typer.Option(Path("out/certify"), "--out", help="Folder for certificate.json and certificate.html."),
         as_json: bool = typer.Option(False, "--json"),
@@ -127,6 +128,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from nomad_muse.hwbench.spec import load_spec
 
         sp = load_spec(spec)
+        if minutes is not None and not minutes >= sp.crash_free_minutes:
+            from nomad_muse.errors import ParameterError
+
+            raise ParameterError(f"--minutes {minutes:g}: the spec {sp.name} needs a crash-free run of at least "
+                                 f"{sp.crash_free_minutes:g} minutes; pass --minutes ≥ {sp.crash_free_minutes:g} or leave it out")
         with console.status("certifying") as st:
             cert = run_certify(sp, minutes=minutes, profile=str(profile) if profile else None, progress=lambda m: st.update(m))
         j, h = write_certificate(cert, out)

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         from nomad_muse.machine_profile import resolve
 
         active = resolve(profile)
-        con = Console(stderr=as_json)
+        con = Console(stderr=as_json, soft_wrap=True)
         flags = _flags(block_size, lookahead, chunk, mode, key, renderer, genre)
         with Progress(TextColumn("[bold]demo[/]"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
                       TimeRemainingColumn(), console=con, transient=True, disable=as_json) as prog:
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
         from nomad_muse.engine.live import LiveRunner, audio_devices, terminate_portaudio
         from nomad_muse.machine_profile import resolve
 
-        con = Console(stderr=as_json)
+        con = Console(stderr=as_json, soft_wrap=True)
         if list_devices:
             for d in audio_devices():
                 con.print(f"{d['index']}: {d['name']} [{d['hostapi']}] in {d['in']} out {d['out']} @ {d['sr']:.0f} Hz", highlight=False)
@@ -120,8 +120,21 @@ def register(app: typer.Typer) -> None:
             runner = LiveRunner(cfg, active, audio_device=audio_device, midi_in=midi_in, midi_out=midi_out)
             for n in runner.notes:
                 con.print(f"note: {n}", highlight=False)
-            if no_dashboard or as_json:
-                res = runner.run(duration)
+            if no_dashboard or as_json or not con.is_terminal:
+                # no terminal (a pipe, a log, a service): plain lines, one status line every 10 s
+                if not as_json:
+                    con.print("running — Ctrl-C to stop", highlight=False)
+                last = [0.0]
+
+                def status_line(r) -> None:
+                    t = r.engine.frames / max(1, r.cfg.sample_rate)
+                    if not no_dashboard and not as_json and t - last[0] >= 10.0:
+                        last[0] = t
+                        c = r.engine.counters
+                        con.print(f"live {t:.0f} s: xruns {c.xruns}, deadline misses {c.deadline_misses}, "
+                                  f"MIDI out {c.midi_out_sent}", highlight=False)
+
+                res = runner.run(duration, on_tick=status_line, tick_s=0.5)
             else:
                 from nomad_muse.engine.dashboard import render
 

@@ -45,7 +45,7 @@ import numpy as np
 
 from nomad_muse.engine.clock import TempoClock
 from nomad_muse.engine.config import EngineConfig
-from nomad_muse.engine.ring import BlockRing
+from nomad_muse.engine.ring import BlockRing, recent_max
 from nomad_muse.engine.synth import NoteEvent
 from nomad_muse.engine.timing import TokenTimeline
 from nomad_muse.errors import ParameterError
@@ -226,8 +226,7 @@ class Engine:
         """The CPU is short: high callback load, the renderer nearly dry, or the classifier behind."""
         if not self.realtime:
             return False
-        n = min(self._cb_i, 256)
-        recent = float(np.max(self.cb_load[(self._cb_i - n) & 2047:][:n])) if n else 0.0
+        recent = recent_max(self.cb_load, written=self._cb_i, n=256)
         dry = self.out_ring.available() == 0 and self.frames > 0
         behind = self.in_ring.available() > self.in_ring.n_blocks // 2
         return recent > CPU_SHORT_LOAD or dry or behind

@@ -87,3 +87,22 @@ class BlockRing:
         k = min(n, self.w - self.r)
         self.r += k
         return k
+
+
+def recent_max(ring: np.ndarray, *, written: int, n: int) -> float:
+    """Largest of the newest ``min(n, written, ring.size)`` values of a circular record.
+
+    ``ring`` holds value ``k`` at index ``k % ring.size`` and ``written`` values
+    have been stored so far, so the newest are ``written - 1``, ``written - 2``, …
+    — across the wrap when ``written % ring.size < n``.  0.0 when nothing is
+    written.  Not for the audio callback (it may read two slices); workers call it.
+    """
+    size = ring.size
+    n = min(n, written, size)
+    if n <= 0:
+        return 0.0
+    end = written % size
+    if end >= n:
+        return float(ring[end - n:end].max())
+    tail = ring[size - (n - end):]
+    return float(max(tail.max(), ring[:end].max())) if end else float(tail.max())
