@@ -68,15 +68,18 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """NLL per token and perplexity of the shipped generator and of its n-gram baseline."""
-        from rich.console import Console
         from rich.table import Table
 
+        from nomad_muse.app.console import make_console
+        from nomad_muse.app.progress import job
         from nomad_muse.generator.engine import Generator
         from nomad_muse.generator.evaluate import evaluate_dir
 
         cands, model_path, _ = _choice(backend, None, None)
         gen = Generator(model_path, candidates=cands)
-        res = evaluate_dir(directory, generator=gen, max_files=max_files)
+        with job("evaluate generator") as j:
+            j.update(f"scoring up to {max_files} files in {directory}")
+            res = evaluate_dir(directory, generator=gen, max_files=max_files, progress=lambda: j.advance("files scored"))
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return
@@ -87,6 +90,6 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         for name, v in rows:
             t.add_row(name, str(v["tokens"]), f"{v['model']['nll_per_token']:.3f}", f"{v['model']['perplexity']:.2f}",
                       f"{v['ngram']['perplexity']:.2f}", f"{v['perplexity_ratio']:.3f}")
-        Console().print(t)
+        make_console().print(t)
         for s in res["skipped"]:
             typer.echo(f"skipped {s['file']}: {s['error']}")

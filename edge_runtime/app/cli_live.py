@@ -44,20 +44,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the whole pipeline (classifier, generator, renderer, analyzer) block by block on a clip and a
         prompt: writes OUT/continuation.mid, OUT/render.wav and OUT/report.html."""
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
+        from nomad_muse.app.console import make_console
+        from nomad_muse.app.progress import job
         from nomad_muse.engine.offline import run_demo
         from nomad_muse.machine_profile import resolve
 
         active = resolve(profile)
-        con = Console(stderr=as_json)
+        con = make_console(stderr=as_json)
         flags = _flags(block_size, lookahead, chunk, mode, key, renderer, genre)
-        with Progress(TextColumn("[bold]demo[/]"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
-                      TimeRemainingColumn(), console=con, transient=True, disable=as_json) as prog:
-            task = prog.add_task("demo", total=1.0)
+        with job("demo") as j:
             res = run_demo(input_path=input, prompt_path=prompt, out_dir=out, active=active, seed=seed, flags=flags,
-                           progress=lambda done, total: prog.update(task, completed=done / total))
+                           progress=lambda done, total: j.update("blocks", completed=done, total=total))
         s = res.summary
         if as_json:
             typer.echo(json.dumps(s, indent=2, default=str))
@@ -100,14 +97,14 @@ def register(app: typer.Typer) -> None:
         """Run the engine live on audio and MIDI (JACK) with a dashboard, until Ctrl-C."""
         from dataclasses import asdict
 
-        from rich.console import Console
+        from nomad_muse.app.console import make_console
         from rich.live import Live
 
         from nomad_muse.engine.config import EngineConfig
         from nomad_muse.engine.live import LiveRunner, audio_devices, terminate_portaudio
         from nomad_muse.machine_profile import resolve
 
-        con = Console(stderr=as_json)
+        con = make_console(stderr=as_json)
         if list_devices:
             for d in audio_devices():
                 con.print(f"{d['index']}: {d['name']} [{d['hostapi']}] in {d['in']} out {d['out']} @ {d['sr']:.0f} Hz", highlight=False)
@@ -120,7 +117,10 @@ def register(app: typer.Typer) -> None:
             runner = LiveRunner(cfg, active, audio_device=audio_device, midi_in=midi_in, midi_out=midi_out)
             for n in runner.notes:
                 con.print(f"note: {n}", highlight=False)
-            if no_dashboard or as_json:
+            if no_dashboard or as_json or not con.is_terminal:  # a log or a pipe: plain lines, no redrawn dashboard
+                if not as_json:
+                    con.print(f"running on {runner.device['name']}" + (f" for {duration:g} s" if duration else "")
+                              + " — Ctrl-C to stop", highlight=False, soft_wrap=True)
                 res = runner.run(duration)
             else:
                 from nomad_muse.engine.dashboard import render

@@ -111,7 +111,10 @@ class LiveRunner:
                  switch_interval_s: float | None = SWITCH_INTERVAL_S) -> None:
         from nomad_muse.engine.setup import build_pipeline
 
+        from nomad_muse.engine.midi import check_ports
+
         self.device = pick_device(audio_device)
+        check_ports(midi_in, midi_out, client)  # all missing ports in one line, before the models load
         sr = int(self.device["sr"])
         self.notes: list[str] = []
         if sr != cfg.sample_rate:
