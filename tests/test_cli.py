@@ -114,3 +114,21 @@ def test_every_command_help_renders():
     for p in paths:
         r = runner.invoke(app, [*p, "--help"])
         assert r.exit_code == 0, (p, r.output, r.exception)
+
+
+def test_help_shows_flags_as_flags():
+    r = subprocess.run([sys.executable, "-m", "nomad_muse", "classify", "--help"], capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "COLUMNS": "100"})
+    assert r.returncode == 0
+    line = next(x for x in r.stdout.splitlines() if "--timeline" in x)
+    assert "<bool>" not in line and "<bool>" not in r.stdout
+    assert "<float>" in next(x for x in r.stdout.splitlines() if "--hop-ms" in x)  # options with values keep their type
+
+
+def test_classify_timeline_has_a_header():
+    r = subprocess.run([sys.executable, "-m", "nomad_muse", "classify", "--example", "drums", "--timeline"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    i = next(k for k, x in enumerate(lines) if x.startswith("per-window timeline ("))
+    assert lines[i + 1].split()[:3] == ["time", "s", "family"]

@@ -12,11 +12,27 @@ import logging
 import sys
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from nomad_muse import __version__
 from nomad_muse.errors import MuseError
+
+
+def _no_type_for_flags() -> None:
+    """Typer 0.2x's rich help prints a type column for every option, flags included
+    (``--timeline <bool>``), which reads as if the flag took a value. A flag takes
+    none: show no type for it. (Only the help text changes; parsing is click's.)"""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich
+
+
+_no_type_for_flags()
 
 app = typer.Typer(
     name="muse",

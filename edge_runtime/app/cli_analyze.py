@@ -13,6 +13,8 @@ from typing import List, Optional
 
 import typer
 
+from nomad_muse.app.console import console
+
 profiles_app = typer.Typer(help="Tonal-balance targets: shipped genres and your own, built from reference tracks.",
                            no_args_is_help=True)
 
@@ -89,10 +91,9 @@ def analyze(
 
 
 def _print_report(rep, opts) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    c = Console()
+    c = console
     L = rep.loudness
     c.print(f"[bold]{rep.source}[/]  {rep.duration_s:.1f} s, {rep.sr} Hz, {rep.layout}  (FFT: {rep.fft_backend})")
     t = Table(title="Loudness (ITU-R BS.1770-4 / EBU R128)")
@@ -186,7 +187,6 @@ def profiles_list(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     tb = Table(title="Tonal-balance targets")
@@ -194,7 +194,7 @@ def profiles_list(as_json: bool = typer.Option(False, "--json")) -> None:
         tb.add_column(col)
     for r in rows:
         tb.add_row(r["name"], r["origin"], str(r["n_tracks"]), r["method"])
-    Console().print(tb)
+    console.print(tb)
 
 
 @profiles_app.command("show")
@@ -210,10 +210,9 @@ def profiles_show(name: str = typer.Argument(..., help="Target name or .toml pat
                                "bands_db": {k: list(v) for k, v in t.bands.items()},
                                "loudness": {k: list(v) for k, v in t.loudness.items()}, "path": t.path}, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    c = Console()
+    c = console
     c.print(f"[bold]{t.name}[/] — {t.description}  ({t.path})")
     for k, v in t.provenance.items():
         if k != "files":

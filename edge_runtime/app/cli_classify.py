@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from nomad_muse.app.console import console
+
 from nomad_muse.errors import ParameterError
 from nomad_muse.gm import FAMILIES
 
@@ -18,26 +20,6 @@ def _load(backend: str | None, profile: Path | None = None):
 
     candidates, path, _ = module_backend("classifier", backend=backend, profile=profile)
     return load_classifier_model(path, candidates=candidates)
-
-
-def confusion_table(labels: list[str], rows: list[list[int]], con):
-    """The confusion matrix with full family names as column headers when it fits ``con``'s width, else
-    numbered columns (row ``3 drums`` is column ``3``), so no header is ever cut to "dru…"."""
-    from nomad_muse.app.console import natural_width
-    from rich.table import Table
-
-    def build(numbered: bool):
-        t = Table(title="confusion (rows true, columns predicted" + (" by number)" if numbered else ")"))
-        t.add_column("true family", no_wrap=True)
-        for i, lab in enumerate(labels, 1):
-            t.add_column(str(i) if numbered else lab, justify="right", no_wrap=True)
-        for i, (lab, row) in enumerate(zip(labels, rows), 1):
-            if sum(row):
-                t.add_row(f"{i} {lab}" if numbered else lab, *[str(v) for v in row])
-        return t
-
-    t = build(False)
-    return t if natural_width(t, con) <= con.width else build(True)
 
 
 def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
@@ -54,7 +36,6 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         """Which instrument family is playing (and drums vs tonal), with a timeline."""
         from rich.table import Table
 
-        from nomad_muse.app.console import make_console
         from nomad_muse.classifier.evaluate import classify_file
         from nomad_muse.classifier.stream import ClassifierConfig
 
@@ -81,7 +62,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return
-        con = make_console()
+        con = console
         if res["family"] is None:
             con.print(f"{file}: no signal (all {res['windows']} windows below the −60 dBFS gate)")
             return
@@ -93,8 +74,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
             t.add_row(f"{s['start_s']:.2f}", f"{s['end_s']:.2f}", s["family"] or "no signal", f"{s['mean_confidence']:.2f}")
         con.print(t)
         if timeline:
-            con.print(f"timeline: one row per {hop_ms:g} ms window", highlight=False)
-            con.print(f"{'time s':>7s}  {'family':9s} {'conf':4s}  track type", highlight=False)
+            con.print(f"per-window timeline ({len(res['timeline'])} windows)\n{'time s':>7s}  {'family':9s} conf  track type", highlight=False)
             for r in res["timeline"]:
                 con.print(f"{r['time_s']:7.3f}  {r['family'] or '-':9s} {r['confidence']:.2f}  {r['track_type'] or '-'}")
 
@@ -105,21 +85,35 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Accuracy, balanced accuracy, per-class accuracy, drums-vs-tonal and the confusion matrix on your folder."""
-        from nomad_muse.app.console import make_console
+        from rich.table import Table
+
         from nomad_muse.classifier.evaluate import check_dataset_dir, evaluate_dir
 
+        check_dataset_dir(directory)  # the user's folder is checked before any model loads
         from nomad_muse.app.progress import job
 
-        check_dataset_dir(directory)  # the user's folder is checked before any model loads
         model = _load(backend).model
         with job("evaluate classifier") as j:
             res = evaluate_dir(directory, model, progress=lambda: j.advance("files classified"))
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return
-        con = make_console()
+        con = console
         con.print(f"{res['files']} files: accuracy {res['accuracy']:.3f}, balanced {res['balanced_accuracy']:.3f}, drums-vs-tonal {res['drums_vs_tonal_accuracy']:.3f}")
-        con.print(confusion_table(res["confusion_matrix"]["labels"], res["confusion_matrix"]["rows_true_cols_pred"], con))
+        labels = res["confusion_matrix"]["labels"]
+        from rich import box
+
+        # three-letter column codes (unique for the GM families) keep the matrix inside 80 columns
+        codes = [lab[:3] for lab in labels]
+        t = Table(title="confusion (rows true, columns predicted)", box=box.SIMPLE, pad_edge=False)
+        t.add_column("true", no_wrap=True)
+        for code in codes:
+            t.add_column(code, justify="right", no_wrap=True)
+        for lab, row in zip(labels, res["confusion_matrix"]["rows_true_cols_pred"]):
+            if sum(row):
+                t.add_row(lab, *[str(v) for v in row])
+        con.print(t)
+        con.print("columns: " + ", ".join(f"{c} = {lab}" for c, lab in zip(codes, labels)), highlight=False, soft_wrap=False)
         for note in res["notes"]:
             con.print(note)
         for s in res["skipped"]:

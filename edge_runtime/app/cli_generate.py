@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from nomad_muse.app.console import console
+
 from nomad_muse.errors import ParameterError
 
 
@@ -54,6 +56,8 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:
+            for n in summary.get("notes", []):
+                typer.echo(f"note: {n}", err=True)
             typer.echo(
                 f"wrote {summary['out']}: {summary['new_notes']} new notes over {summary['bars']} bars "
                 f"({summary['mode']}, key {summary['key']}, {summary['backend']}, step p50 {summary['step_ms_p50']:.3f} ms, "
@@ -70,13 +74,13 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         """NLL per token and perplexity of the shipped generator and of its n-gram baseline."""
         from rich.table import Table
 
-        from nomad_muse.app.console import make_console
-        from nomad_muse.app.progress import job
         from nomad_muse.generator.engine import Generator
         from nomad_muse.generator.evaluate import evaluate_dir
 
         cands, model_path, _ = _choice(backend, None, None)
         gen = Generator(model_path, candidates=cands)
+        from nomad_muse.app.progress import job
+
         with job("evaluate generator") as j:
             j.update(f"scoring up to {max_files} files in {directory}")
             res = evaluate_dir(directory, generator=gen, max_files=max_files, progress=lambda: j.advance("files scored"))
@@ -90,6 +94,6 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         for name, v in rows:
             t.add_row(name, str(v["tokens"]), f"{v['model']['nll_per_token']:.3f}", f"{v['model']['perplexity']:.2f}",
                       f"{v['ngram']['perplexity']:.2f}", f"{v['perplexity_ratio']:.3f}")
-        make_console().print(t)
+        console.print(t)
         for s in res["skipped"]:
             typer.echo(f"skipped {s['file']}: {s['error']}")

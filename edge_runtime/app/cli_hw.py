@@ -80,7 +80,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             console.print("no runs yet: `muse bench --quick` stores the first")
             return
         print_rows(rows, as_json=as_json, title="Run history", columns=("id", "kind", "date", "summary"),
-                   cells=lambda r: (str(r["id"]), r["kind"], r["created"], (r["summary"] or "")[:100]))
+                   cells=lambda r: (str(r["id"]), r["kind"], r["created"], (r["summary"] or "")[:100]), wrap=("summary",))
 
     @bench_app.command("compare")
     def bench_compare(

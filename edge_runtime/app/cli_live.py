@@ -44,13 +44,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the whole pipeline (classifier, generator, renderer, analyzer) block by block on a clip and a
         prompt: writes OUT/continuation.mid, OUT/render.wav and OUT/report.html."""
-        from nomad_muse.app.console import make_console
+        from rich.console import Console
+
         from nomad_muse.app.progress import job
         from nomad_muse.engine.offline import run_demo
         from nomad_muse.machine_profile import resolve
 
         active = resolve(profile)
-        con = make_console(stderr=as_json)
+        con = Console(stderr=as_json, soft_wrap=True)
         flags = _flags(block_size, lookahead, chunk, mode, key, renderer, genre)
         with job("demo") as j:
             res = run_demo(input_path=input, prompt_path=prompt, out_dir=out, active=active, seed=seed, flags=flags,
@@ -97,14 +98,14 @@ def register(app: typer.Typer) -> None:
         """Run the engine live on audio and MIDI (JACK) with a dashboard, until Ctrl-C."""
         from dataclasses import asdict
 
-        from nomad_muse.app.console import make_console
+        from rich.console import Console
         from rich.live import Live
 
         from nomad_muse.engine.config import EngineConfig
         from nomad_muse.engine.live import LiveRunner, audio_devices, terminate_portaudio
         from nomad_muse.machine_profile import resolve
 
-        con = make_console(stderr=as_json)
+        con = Console(stderr=as_json, soft_wrap=True)
         if list_devices:
             for d in audio_devices():
                 con.print(f"{d['index']}: {d['name']} [{d['hostapi']}] in {d['in']} out {d['out']} @ {d['sr']:.0f} Hz", highlight=False)
@@ -117,11 +118,21 @@ def register(app: typer.Typer) -> None:
             runner = LiveRunner(cfg, active, audio_device=audio_device, midi_in=midi_in, midi_out=midi_out)
             for n in runner.notes:
                 con.print(f"note: {n}", highlight=False)
-            if no_dashboard or as_json or not con.is_terminal:  # a log or a pipe: plain lines, no redrawn dashboard
+            if no_dashboard or as_json or not con.is_terminal:
+                # no terminal (a pipe, a log, a service): plain lines, one status line every 10 s
                 if not as_json:
-                    con.print(f"running on {runner.device['name']}" + (f" for {duration:g} s" if duration else "")
-                              + " — Ctrl-C to stop", highlight=False, soft_wrap=True)
-                res = runner.run(duration)
+                    con.print("running — Ctrl-C to stop", highlight=False)
+                last = [0.0]
+
+                def status_line(r) -> None:
+                    t = r.engine.frames / max(1, r.cfg.sample_rate)
+                    if not no_dashboard and not as_json and t - last[0] >= 10.0:
+                        last[0] = t
+                        c = r.engine.counters
+                        con.print(f"live {t:.0f} s: xruns {c.xruns}, deadline misses {c.deadline_misses}, "
+                                  f"MIDI out {c.midi_out_sent}", highlight=False)
+
+                res = runner.run(duration, on_tick=status_line, tick_s=0.5)
             else:
                 from nomad_muse.engine.dashboard import render
 

@@ -111,10 +111,7 @@ class LiveRunner:
                  switch_interval_s: float | None = SWITCH_INTERVAL_S) -> None:
         from nomad_muse.engine.setup import build_pipeline
 
-        from nomad_muse.engine.midi import check_ports
-
         self.device = pick_device(audio_device)
-        check_ports(midi_in, midi_out, client)  # all missing ports in one line, before the models load
         sr = int(self.device["sr"])
         self.notes: list[str] = []
         if sr != cfg.sample_rate:
@@ -128,10 +125,22 @@ class LiveRunner:
         self.midi_in = self.midi_out = None
         from nomad_muse.engine.midi import MidiInput, MidiOutput
 
+        problems: list[str] = []  # both ports are tried, so one message names every missing one
         if midi_out != "none":
-            self.midi_out = MidiOutput(self.engine, port=midi_out, client=client)
+            try:
+                self.midi_out = MidiOutput(self.engine, port=midi_out, client=client)
+            except InputError as e:
+                problems.append(str(e))
         if midi_in != "none":
-            self.midi_in = MidiInput(self.engine, self.p.generator, port=midi_in, client=client)
+            try:
+                self.midi_in = MidiInput(self.engine, self.p.generator, port=midi_in, client=client)
+            except InputError as e:
+                problems.append(str(e))
+        if problems:
+            for m in (self.midi_out, self.midi_in):
+                if m is not None:
+                    m.close()
+            raise InputError("; ".join(problems))
         self.switch_interval_s = switch_interval_s
         self.stopping = threading.Event()
         self.reason = ""

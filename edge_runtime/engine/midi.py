@@ -44,28 +44,6 @@ def _open(port_obj, port: str | None, kind: str, virtual_name: str):
                      f"(or leave it out for a virtual port, or pass 'none')")
 
 
-def check_ports(midi_in: str | None, midi_out: str | None, client: str = "muse") -> None:
-    """Before anything opens: every named port (not None = virtual, not 'none' = off) exists on the JACK
-    MIDI graph; all the missing ones are named in one :class:`InputError`, not the first alone."""
-    wanted = [(k, p) for k, p in (("in", midi_in), ("out", midi_out)) if p not in (None, "none")]
-    if not wanted:
-        return
-    rtmidi = _rtmidi()
-    missing = []
-    for kind, port in wanted:
-        cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
-        try:
-            obj = cls(rtapi=rtmidi.API_UNIX_JACK, name=f"{client}-check")
-        except (SystemError, rtmidi.RtMidiError) as e:
-            raise _jack_error(e, f"MIDI {kind}") from None
-        names = obj.get_ports()
-        obj.delete()
-        if not any(port.lower() in n.lower() for n in names):
-            missing.append(f"--midi-{kind} {port!r} (ports here: {', '.join(names) or 'none'})")
-    if missing:
-        raise InputError(f"no such MIDI port: {'; '.join(missing)} — leave it out for a virtual port, or pass 'none'")
-
-
 def _jack_error(e: Exception, what: str) -> InputError:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return InputError(f"{what}: {msg} — is a JACK server running? (`jackd -d dummy -r 48000 -p 256`); "
