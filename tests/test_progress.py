@@ -59,6 +59,23 @@ def test_progress_lines_are_periodic_not_one_per_update(monkeypatch):
     assert buf.getvalue().splitlines() == ["bundle — 0 s", "bundle: done in 0 s"]
 
 
+def test_a_quiet_job_still_prints_a_line_every_interval(monkeypatch):
+    """certify's paced run reports once, then runs for minutes: the heartbeat keeps the log alive."""
+    import time
+
+    from nomad_muse.app.progress import job
+
+    monkeypatch.setenv("MUSE_PROGRESS_S", "1")
+    con, buf = _plain()
+    with job("certify", console=con) as j:
+        j.update("running the pipeline paced for 120 s")
+        time.sleep(3.2)
+    lines = buf.getvalue().splitlines()
+    beats = [x for x in lines if x.startswith("certify: running the pipeline paced for 120 s — ")]
+    assert len(beats) >= 3, lines  # the update itself, then at least two heartbeats
+    assert [int(x.rsplit("— ", 1)[1].split()[0]) for x in beats] == sorted(int(x.rsplit("— ", 1)[1].split()[0]) for x in beats)
+
+
 def test_progress_says_stopped_when_the_job_fails(monkeypatch):
     from nomad_muse.app.progress import job
 

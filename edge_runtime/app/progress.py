@@ -11,6 +11,7 @@ prints nothing at all when the console is not a terminal.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,10 +90,23 @@ def job(name: str, *, total: float | None = None, console: Console | None = None
             yield j
         return
     j.update()
+    stop = threading.Event()
+    beat = None
+    if j._interval_s >= 1.0:  # a heartbeat, so a job that reports rarely (a 2-minute paced run) still prints
+        def heartbeat() -> None:
+            while not stop.wait(j._interval_s / 2):
+                if time.monotonic() - j._last >= j._interval_s:
+                    j.update()
+
+        beat = threading.Thread(target=heartbeat, name=f"progress {name}", daemon=True)
+        beat.start()
     ok = False
     try:
         yield j
         ok = True
     finally:
+        stop.set()
+        if beat is not None:
+            beat.join(timeout=5)
         con.print(f"{name}: {'done' if ok else 'stopped'} in {time.monotonic() - j._t0:.0f} s",
                   highlight=False, markup=False, soft_wrap=True)
