@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         flags = _flags(block_size, lookahead, chunk, mode, key, renderer, genre)
         with job("demo") as j:
             res = run_demo(input_path=input, prompt_path=prompt, out_dir=out, active=active, seed=seed, flags=flags,
-                           progress=lambda done, total: j.update("blocks", completed=done, total=total))
+                           progress=lambda done, total: j.update("samples processed", completed=done, total=total))
         s = res.summary
         if as_json:
             typer.echo(json.dumps(s, indent=2, default=str))
