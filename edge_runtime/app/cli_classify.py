@@ -96,8 +96,11 @@ def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer
         from nomad_muse.classifier.evaluate import check_dataset_dir, evaluate_dir
 
         check_dataset_dir(directory)  # the user's folder is checked before any model loads
+        from nomad_muse.app.progress import job
+
         loaded = _load(backend, use_adapter=not no_adapter)
-        res = evaluate_dir(directory, loaded.model)
+        with job("evaluate classifier") as j:
+            res = evaluate_dir(directory, loaded.model, progress=lambda: j.advance("files classified"))
         res["adapter"] = type(loaded.model).__name__ == "AdaptedModel"
         if as_json:
             typer.echo(json.dumps(res, indent=2))
