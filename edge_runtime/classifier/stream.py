@@ -28,29 +28,32 @@ import numpy as np
 
 from nomad_muse.backends.base import Candidate, CompiledModel
 from nomad_muse.backends.registry import LoadResult, load_first
+from nomad_muse.backends.spec import ModelSpec
 from nomad_muse.classifier.features import CONTEXT, HOP_S, SR_TRAIN, Resampler, frame_params, logmel_frame, normalise, window_level_dbfs
 from nomad_muse.errors import ParameterError
 from nomad_muse.gm import FAMILIES
 
 DRUMS = FAMILIES.index("drums")
 
+#: the classifier's model contract: a (1, 1, 128, CONTEXT) log-mel window in, family logits out, stateless
+SPEC = ModelSpec("classifier", "classifier.onnx", inputs=("mel",), outputs=("logits",))
+
 
 def default_model_path() -> Path:
     from nomad_muse.paths import models_dir
 
-    return models_dir() / "classifier.onnx"
+    return SPEC.default_path(models_dir())
 
 
 def load_classifier_model(model_path: Path | None = None, candidates: Sequence[Candidate] | None = None, threads: int = 1) -> LoadResult:
     """The classifier model on the policy's first working backend (fallbacks recorded)."""
     path = Path(model_path) if model_path else default_model_path()
     if candidates is None:
-        from nomad_muse.policy import env_override, plan_backends
+        from nomad_muse.policy import default_candidates
         from nomad_muse.probe import probe
 
-        plan = plan_backends("classifier", probe(), override=env_override("classifier"))
-        candidates = [c for c in plan.candidates if c.precision != "int8"] or list(plan.candidates)
-    return load_first(candidates, path, threads=threads)
+        candidates = default_candidates("classifier", probe())
+    return load_first(candidates, path, threads=threads, state=SPEC.state_map)
 
 
 @dataclass(frozen=True)
