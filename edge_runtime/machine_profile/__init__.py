@@ -17,7 +17,7 @@ Three concerns, one file each:
 The names below are re-exported so callers import from the package.
 """
 
-from nomad_muse.machine_profile.history import HISTORY_NAME, RunStore
+from nomad_muse.machine_profile.history import HISTORY_NAME, HistoryBusyError, RunStore
 from nomad_muse.machine_profile.profile import (
     MODULES,
     PROFILE_NAME,
@@ -35,7 +35,7 @@ from nomad_muse.machine_profile.resolver import ActiveConfig, check_profile, res
 
 __all__ = [
     "HISTORY_NAME", "MODULES", "PROFILE_NAME", "PROFILE_VERSION",
-    "ActiveConfig", "MachineProfile", "ModuleChoice", "ProfileError", "RunStore", "TunedConfig",
+    "ActiveConfig", "HistoryBusyError", "MachineProfile", "ModuleChoice", "ProfileError", "RunStore", "TunedConfig",
     "check_profile", "default_profile_path", "model_file_sha256", "read_profile", "resolve",
     "sha256_file",
 ]
