@@ -72,3 +72,22 @@ def test_concurrent_writers_all_land(tmp_path):
     with RunStore(p) as s:
         assert len(s.list(limit=1000)) == 80
         assert s._con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_concurrent_profile_saves_leave_one_whole_profile(tmp_path):
+    from nomad_muse.machine_profile import MachineProfile, TunedConfig, read_profile
+
+    p = tmp_path / "profile.json"
+    profs = [MachineProfile(f"fp{i}", "2026-01-01", {}, TunedConfig(), measurements={"pad": "x" * 200_000}) for i in range(4)]
+
+    def writer(prof):
+        for _ in range(10):
+            prof.save(p)
+
+    ts = [threading.Thread(target=writer, args=(pr,)) for pr in profs]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert read_profile(p).fingerprint in {f"fp{i}" for i in range(4)}  # parses: never a mix of two writers
+    assert not list(tmp_path.glob("*.tmp"))
