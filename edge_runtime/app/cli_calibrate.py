@@ -103,17 +103,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Measure this machine: INT8 variants (gated), fastest backend per module, FFTW wisdom, tuned sizes; write the profile."""
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+        from nomad_muse.app.progress import job
         from nomad_muse.calibration.calibrate import CalibrationOptions, run_calibration
 
         if quick and thorough:
             raise ParameterError("give --quick or --thorough, not both")
         opts = CalibrationOptions(budget_ms=budget_ms, mode="quick" if quick else "thorough" if thorough else "default", replay_blocks=blocks)
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                      console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("calibrating", total=1.0)
-            rep = run_calibration(opts, lambda msg, f: bar.update(task, completed=f, description=msg))
+        with job("calibrate", total=1.0) as j:
+            rep = run_calibration(opts, lambda msg, f: j.update(msg, completed=f))
         if as_json:
             typer.echo(json.dumps(rep.profile.to_dict() | {"profile_path": str(rep.profile_path), "budget_met": rep.budget_met,
                                                            "seconds": rep.seconds}, indent=2, default=str))

@@ -88,7 +88,11 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         from nomad_muse.classifier.evaluate import check_dataset_dir, evaluate_dir
 
         check_dataset_dir(directory)  # the user's folder is checked before any model loads
-        res = evaluate_dir(directory, _load(backend).model)
+        from nomad_muse.app.progress import job
+
+        model = _load(backend).model
+        with job("evaluate classifier") as j:
+            res = evaluate_dir(directory, model, progress=lambda: j.advance("files classified"))
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return

@@ -45,19 +45,17 @@ def register(app: typer.Typer) -> None:
         """Run the whole pipeline (classifier, generator, renderer, analyzer) block by block on a clip and a
         prompt: writes OUT/continuation.mid, OUT/render.wav and OUT/report.html."""
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from nomad_muse.app.progress import job
         from nomad_muse.engine.offline import run_demo
         from nomad_muse.machine_profile import resolve
 
         active = resolve(profile)
         con = Console(stderr=as_json, soft_wrap=True)
         flags = _flags(block_size, lookahead, chunk, mode, key, renderer, genre)
-        with Progress(TextColumn("[bold]demo[/]"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
-                      TimeRemainingColumn(), console=con, transient=True, disable=as_json) as prog:
-            task = prog.add_task("demo", total=1.0)
+        with job("demo") as j:
             res = run_demo(input_path=input, prompt_path=prompt, out_dir=out, active=active, seed=seed, flags=flags,
-                           progress=lambda done, total: prog.update(task, completed=done / total))
+                           progress=lambda done, total: j.update("samples processed", completed=done, total=total))
         s = res.summary
         if as_json:
             typer.echo(json.dumps(s, indent=2, default=str))
