@@ -95,14 +95,22 @@ def choose(
     return Choice(spec, tuple(cands), Path(ppath) if ppath else shipped, source, tuple(reasons), sha)
 
 
-def load(choice: Choice, *, threads: int = 1) -> LoadResult:
-    """Load ``choice`` on its first candidate that works; later ones are the recorded fallbacks."""
-    return load_first(list(choice.candidates), choice.path, threads=threads, state=choice.spec.state_map)
+def load(choice: Choice, *, threads: int = 1, use_adapter: bool = True) -> LoadResult:
+    """Load ``choice`` on its first candidate that works; later ones are the recorded fallbacks.
+
+    The classifier gets the user's adapter for that exact file (``muse adapt classifier``)
+    unless ``use_adapter`` is False."""
+    res = load_first(list(choice.candidates), choice.path, threads=threads, state=choice.spec.state_map)
+    if use_adapter and choice.spec.module == "classifier":
+        from nomad_muse.classifier.stream import with_adapter
+
+        res = with_adapter(res, choice.path)
+    return res
 
 
-def select(module: str, *, threads: int = 1, **how) -> LoadResult:
+def select(module: str, *, threads: int = 1, use_adapter: bool = True, **how) -> LoadResult:
     """(probe, profile, overrides) → the loaded model with its fallbacks; ``how`` as for :func:`choose`."""
-    return load(choose(module, **how), threads=threads)
+    return load(choose(module, **how), threads=threads, use_adapter=use_adapter)
 
 
 def module_backend(module: str, *, backend: str | None = None, profile: Path | str | None = None,

@@ -141,12 +141,20 @@ def register(app: typer.Typer) -> None:
         """What the runtime uses here and why (backend per module, tuned sizes, the measurements behind them)."""
         from nomad_muse.machine_profile import resolve
 
+        from nomad_muse.classifier.adapter import adapter_summary
+        from nomad_muse.classifier.stream import default_model_path
+
         active = resolve(profile)
+        adapters = {"classifier": adapter_summary(default_model_path())}
         if as_json:
             out = {"source": active.source, "notes": list(active.notes), "tuned": active.tuned.__dict__,
-                   "profile": active.profile.to_dict() if active.profile else None}
+                   "profile": active.profile.to_dict() if active.profile else None, "adapters": adapters}
             typer.echo(json.dumps(out, indent=2, default=str))
             return
+        ad = adapters["classifier"]
+        console.print(f"classifier adapter: {ad['file']} (held-out accuracy {ad['held_out_accuracy_shipped']:.3f} shipped -> "
+                      f"{ad['held_out_accuracy_adapted']:.3f} adapted; muse adapt classifier --reset removes it)" if ad else
+                      "classifier adapter: none (muse adapt classifier DIR fits one to your samples)")
         if active.profile is None:
             console.print("[bold]no machine profile in use[/]: built-in defaults")
             for n in active.notes:

@@ -45,15 +45,34 @@ def default_model_path() -> Path:
     return SPEC.default_path(models_dir())
 
 
-def load_classifier_model(model_path: Path | None = None, candidates: Sequence[Candidate] | None = None, threads: int = 1) -> LoadResult:
-    """The classifier model on the policy's first working backend (fallbacks recorded)."""
+def load_classifier_model(model_path: Path | None = None, candidates: Sequence[Candidate] | None = None, threads: int = 1,
+                          *, use_adapter: bool = True) -> LoadResult:
+    """The classifier model on the policy's first working backend (fallbacks recorded).
+
+    With ``use_adapter`` (default) the user's adapter for this exact model file
+    (``muse adapt classifier``; off with ``MUSE_NO_ADAPTER=1``) replaces the final layer.
+    """
     path = Path(model_path) if model_path else default_model_path()
     if candidates is None:
         from nomad_muse.policy import default_candidates
         from nomad_muse.probe import probe
 
         candidates = default_candidates("classifier", probe())
-    return load_first(candidates, path, threads=threads, state=SPEC.state_map)
+    res = load_first(candidates, path, threads=threads, state=SPEC.state_map)
+    return with_adapter(res, path) if use_adapter else res
+
+
+def with_adapter(res: LoadResult, path: Path) -> LoadResult:
+    """``res`` with the user's adapter for this exact model file (``muse adapt classifier``) replacing
+    the final layer, if there is one (off with ``MUSE_NO_ADAPTER=1``)."""
+    from dataclasses import replace
+
+    from nomad_muse.classifier.adapter import AdaptedModel, load_adapter
+
+    ad = load_adapter(path)
+    if ad is not None:
+        res = replace(res, model=AdaptedModel(res.model, ad))
+    return res
 
 
 @dataclass(frozen=True)
