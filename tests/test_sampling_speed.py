@@ -34,3 +34,21 @@ def test_masked_probs_zero_outside_mask_and_sums_to_one():
     mask[[2, 5]] = True
     p = masked_probs(logits, mask, 1.0)
     assert p[~mask].sum() == 0 and abs(p.sum() - 1) < 1e-12 and p[5] > p[2]
+
+
+def test_cached_grammar_masks_equal_fresh_ones():
+    from nomad_muse.generator.engine import Generator, SamplingConfig, header_tokens
+    from nomad_muse.generator.grammar import Grammar
+
+    g = Generator()
+    g.prime(header_tokens("tonal", "piano", (0, "major"), 120), mode="tonal", key=(0, "major"))
+    g.generate(4, SamplingConfig(seed=3, confidence_threshold=0.0))
+    toks = list(g.tokens)
+    assert len(toks) > 40
+    gram = Grammar("tonal", (0, "major"))
+    for t in toks:
+        for eos in (False, True):
+            cached = gram.mask(allow_eos=eos)
+            assert not cached.flags.writeable
+            assert np.array_equal(cached, gram._build_mask(allow_eos=eos))
+        gram.feed(t)
