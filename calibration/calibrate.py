@@ -286,16 +286,16 @@ def measure_timings(*, classifier, generator, tokens_per_beat: float, settings: 
     from nomad_muse.backends.registry import get_backend
     from nomad_muse.calibration import autotune, measure, replay
     from nomad_muse.analyzer.engine import Analyzer, AnalyzerConfig
-    from nomad_muse.classifier.features import frame_params, mel_filterbank
+    from nomad_muse.classifier.features import SR_TRAIN, Resampler, frame_params, logmel_frame
     from nomad_muse.classifier.stream import ClassifierConfig, StreamingClassifier
 
     kw = dict(warmup=settings.warmup, calls=settings.calls, max_rounds=settings.max_rounds)
-    # classifier: one mel frame, one model call
-    n_fft, _ = frame_params(sr)
-    fb = mel_filterbank(sr, n_fft)
-    win = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    # classifier: one hop of input resampled to 22.05 kHz plus one mel frame (the serving feature path)
+    n_fft, hop = frame_params(SR_TRAIN)
     seg = (np.random.default_rng(0).standard_normal(n_fft) * 0.1).astype(np.float32)
-    frame = measure.time_calls(lambda i: np.log10(np.maximum(np.abs(np.fft.rfft(seg * win)) ** 2 @ fb.T, 1e-10)), **kw)
+    rs = Resampler(sr, SR_TRAIN)
+    hop_in = (np.random.default_rng(1).standard_normal(int(round(hop * sr / SR_TRAIN))) * 0.1).astype(np.float32)
+    frame = measure.time_calls(lambda i: (rs.push(hop_in), logmel_frame(seg, SR_TRAIN)), **kw)
     cls_call = 0.0
     if classifier is not None:
         from nomad_muse.calibration import data

@@ -136,24 +136,72 @@ def test_summary_segments():
 
 # ------------------------------------------------------------ the shipped model
 @needs_model
-def test_streaming_and_offline_agree_and_backends_agree():
-    y, sr = sf.read(str(example_path(CLASSIFY_EXAMPLES["piano"])), dtype="float32")
-    ort = get_backend("onnxruntime").load(MODEL)
-    ov = get_backend("openvino").load(MODEL)
-    offline, _ = classify_array(y, sr, ort)
-    sc = StreamingClassifier(sr, ort)
-    streamed = []
-    rng = np.random.default_rng(0)
+class _Recorder:
+    """The real ONNX Runtime model, recording every input the streaming classifier feeds it."""
+
+    def __init__(self, model):
+        self.model, self.inputs = model, []
+
+    def run(self, feeds):
+        self.inputs.append(feeds["mel"][0].copy())
+        return self.model.run(feeds)
+
+    def describe(self):
+        return self.model.describe()
+
+
+def _stream_inputs(y, sr, model, rng):
+    rec = _Recorder(model)
+    sc = StreamingClassifier(sr, rec)
     i = 0
     while i < len(y):
         n = int(rng.integers(64, 2048))
-        streamed += sc.push(y[i : i + n])
+        sc.push(y[i : i + n])
         i += n
-    streamed += sc.flush()
-    assert [r.family for r in streamed] == [r.family for r in offline]
-    np.testing.assert_allclose([r.probs for r in streamed], [r.probs for r in offline], atol=1e-5)
-    ov_res, _ = classify_array(y, sr, ov)
+    sc.flush()
+    return np.stack(rec.inputs)
+
+
+@needs_model
+@pytest.mark.parametrize("sr", [22050, 44100, 48000])
+def test_training_serving_skew_model_inputs_equal(sr):
+    """The streaming classifier's model inputs on a clip (random block sizes, any input rate) equal what
+    training feeds for the same audio (features.context_windows, every window, same silence gate),
+    because both call the one frame, window and resampling functions."""
+    from nomad_muse.classifier.features import SR_TRAIN, context_windows, resample
+
+    y, sr0 = sf.read(str(example_path(CLASSIFY_EXAMPLES["piano"])), dtype="float32")
+    assert sr0 == SR_TRAIN
+    y = resample(y, SR_TRAIN, sr)  # the clip as a 44.1/48 kHz stream would deliver it
+    ort = get_backend("onnxruntime").load(MODEL)
+    served = _stream_inputs(y, sr, ort, np.random.default_rng(sr))
+    trained = np.stack([w for _, w in context_windows(resample(y, sr, SR_TRAIN), step=1, silence_dbfs=ClassifierConfig().silence_dbfs)])
+    assert served.shape == trained.shape and served.shape[1:] == (1, 128, CONTEXT)
+    np.testing.assert_allclose(served, trained, atol=2e-4)
+
+
+@needs_model
+def test_backends_agree_on_a_clip():
+    y, sr = sf.read(str(example_path(CLASSIFY_EXAMPLES["piano"])), dtype="float32")
+    offline, _ = classify_array(y, sr, get_backend("onnxruntime").load(MODEL))
+    ov_res, _ = classify_array(y, sr, get_backend("openvino").load(MODEL))
     np.testing.assert_allclose([r.probs for r in ov_res], [r.probs for r in offline], atol=1e-4)
+
+
+def test_streaming_resampler_matches_offline_and_scipy():
+    from scipy.signal import resample_poly
+
+    from nomad_muse.classifier.features import Resampler, resample
+
+    y = np.random.default_rng(0).standard_normal(48000).astype(np.float32)
+    whole = resample(y, 48000)
+    np.testing.assert_allclose(whole, resample_poly(y.astype(np.float64), 147, 320), atol=1e-6)
+    r, parts, i = Resampler(48000), [], 0
+    for n in [1, 7, 1000, 333, 4096] * 8:
+        parts.append(r.push(y[i : i + n]))
+        i += n
+    parts.append(r.push(y[i:], last=True))
+    np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-6)
 
 
 @needs_model

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nomad_muse.classifier.features import CONTEXT, SR_TRAIN, frame_params, logmel_frames, normalise
+from nomad_muse.classifier.features import SR_TRAIN, context_windows
 from nomad_muse.gm import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,20 +67,7 @@ def clip_windows(path: Path) -> list[np.ndarray]:
     y, sr = sf.read(str(path), dtype="float32", always_2d=True)
     if sr != SR_TRAIN:
         raise ValueError(f"{path}: {sr} Hz, expected {SR_TRAIN}")
-    y = y.mean(axis=1)
-    frames = logmel_frames(y, SR_TRAIN)
-    n_fft, hop = frame_params(SR_TRAIN)
-    out = []
-    for s in range(0, max(1, len(frames) - CONTEXT + 1), 2):
-        seg = y[s * hop : s * hop + n_fft + (CONTEXT - 1) * hop]
-        ms = float(np.mean(np.square(seg, dtype=np.float64))) if seg.size else 0.0
-        if ms <= 0 or 10 * np.log10(ms) < SILENCE_DBFS:
-            continue
-        w = frames[s : s + CONTEXT]
-        if len(w) < CONTEXT:
-            continue
-        out.append(normalise(w)[0])
-    return out
+    return [w for _, w in context_windows(y.mean(axis=1), step=2, silence_dbfs=SILENCE_DBFS)]
 
 
 def sample_windows(items, per_family: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

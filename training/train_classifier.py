@@ -28,7 +28,7 @@ import soundfile as sf
 import torch
 from torch import nn
 
-from nomad_muse.classifier.features import CONTEXT, SR_TRAIN, logmel_frames, normalise
+from nomad_muse.classifier.features import SR_TRAIN, context_windows, resample, split_of
 from nomad_muse.classifier.stream import ClassifierConfig
 from nomad_muse.gm import FAMILIES
 from nomad_muse.training.classifier_model import FamilyCNN, count_params, export_onnx
@@ -47,32 +47,19 @@ def list_clips(clips: Path) -> dict[str, list[tuple[Path, int]]]:
                 if src.name == TEST_SOURCE:
                     out["test"].append((f, label))
                 else:
-                    u = int(hashlib.sha256(str(f.relative_to(clips)).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-                    out["validation" if u < 0.1 else "train"].append((f, label))
+                    out[split_of(str(f.relative_to(clips)))].append((f, label))
     return out
 
 
 def windows_of(y: np.ndarray, silence_dbfs: float) -> list[np.ndarray]:
-    frames = logmel_frames(y, SR_TRAIN)
-    n_fft, hop = 1024, 441
-    out = []
-    for s in range(0, max(1, len(frames) - CONTEXT + 1), WIN_HOP):
-        seg = y[s * hop : s * hop + n_fft + (CONTEXT - 1) * hop]
-        ms = float(np.mean(np.square(seg, dtype=np.float64))) if seg.size else 0.0
-        if ms <= 0 or 10 * np.log10(ms) < silence_dbfs:
-            continue
-        w = frames[s : s + CONTEXT]
-        if len(w) < CONTEXT:
-            w = np.concatenate([w, np.full((CONTEXT - len(w), w.shape[1]), -100.0, np.float32)])
-        out.append(normalise(w)[0])
-    return out
+    """Training windows of a 22.05 kHz clip: the serving path's windows (features.context_windows), every WIN_HOP-th."""
+    return [w for _, w in context_windows(y, step=WIN_HOP, silence_dbfs=silence_dbfs)]
 
 
 def load_audio(path: Path) -> np.ndarray:
+    """Mono float audio at 22.05 kHz (resampled with the serving path's resampler when the file differs)."""
     y, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    if sr != SR_TRAIN:
-        raise ValueError(f"{path}: {sr} Hz, expected {SR_TRAIN}")
-    return y.mean(axis=1)
+    return resample(y.mean(axis=1), sr, SR_TRAIN)
 
 
 def build(items, *, augment: int, rng: np.random.Generator, silence_dbfs: float):

@@ -56,6 +56,8 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:
+            for n in summary.get("notes", []):
+                typer.echo(f"note: {n}", err=True)
             typer.echo(
                 f"wrote {summary['out']}: {summary['new_notes']} new notes over {summary['bars']} bars "
                 f"({summary['mode']}, key {summary['key']}, {summary['backend']}, step p50 {summary['step_ms_p50']:.3f} ms, "

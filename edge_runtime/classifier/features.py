@@ -15,6 +15,7 @@ level; silence is detected separately from the RMS level.
 from __future__ import annotations
 
 import functools
+import hashlib
 
 import numpy as np
 
@@ -65,13 +66,26 @@ def mel_filterbank(sr: int, n_fft: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _window(n_fft: int) -> np.ndarray:
+def hann(n_fft: int) -> np.ndarray:
+    """Periodic Hann window of ``n_fft`` samples (the DFT-even form used for STFT analysis)."""
     w = np.hanning(n_fft + 1)[:-1].astype(np.float32)
     w.setflags(write=False)
     return w
 
 
-def logmel_frames(y: np.ndarray, sr: int) -> np.ndarray:
+def logmel_frame(seg: np.ndarray, sr: int = SR_TRAIN) -> np.ndarray:
+    """THE log-mel frame: dB mel power of ``seg`` (``[..., n_fft]`` samples, one frame per row).
+
+    Training (:func:`logmel_frames`), calibration timing and the streaming
+    classifier all call this one function, so their frames cannot drift apart.
+    """
+    n_fft = seg.shape[-1]
+    spec = np.abs(np.fft.rfft(seg * hann(n_fft), axis=-1)) ** 2
+    mel = spec @ mel_filterbank(sr, n_fft).T
+    return (10.0 * np.log10(np.maximum(mel, 1e-10))).astype(np.float32)
+
+
+def logmel_frames(y: np.ndarray, sr: int = SR_TRAIN) -> np.ndarray:
     """Log-mel power in dB, shape [n_frames, 128], for mono float audio ``y``.
 
     Frame i covers samples ``[i*hop, i*hop + n_fft)``; audio shorter than one
@@ -83,9 +97,136 @@ def logmel_frames(y: np.ndarray, sr: int) -> np.ndarray:
         y = np.pad(y, (0, n_fft - y.size))
     n = 1 + (y.size - n_fft) // hop
     idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
-    spec = np.abs(np.fft.rfft(y[idx] * _window(n_fft), axis=1)) ** 2
-    mel = spec @ mel_filterbank(sr, n_fft).T
-    return (10.0 * np.log10(np.maximum(mel, 1e-10))).astype(np.float32)
+    return logmel_frame(y[idx], sr)
+
+
+def window_level_dbfs(mean_squares) -> float:
+    """Level of a context window in dBFS from its frames' mean squares (the silence gate's input)."""
+    ms = float(np.mean(mean_squares)) if len(mean_squares) else 0.0
+    return 10 * np.log10(ms) if ms > 0 else float("-inf")
+
+
+def frame_mean_squares(y: np.ndarray, sr: int = SR_TRAIN) -> np.ndarray:
+    """Mean square of each frame's samples (same framing as :func:`logmel_frames`)."""
+    n_fft, hop = frame_params(sr)
+    y = np.asarray(y, dtype=np.float32)
+    if y.size < n_fft:
+        y = np.pad(y, (0, n_fft - y.size))
+    n = 1 + (y.size - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
+    return np.mean(np.square(y[idx], dtype=np.float64), axis=1)
+
+
+def context_windows(y: np.ndarray, *, step: int = 1, silence_dbfs: float | None = None, sr: int = SR_TRAIN) -> list[tuple[int, np.ndarray]]:
+    """THE windowing: (index of the window's last frame, model input [1,128,CONTEXT]) for audio ``y``.
+
+    Window k holds frames ``[k, k+CONTEXT)``; every ``step``-th window is
+    kept; windows whose level (:func:`window_level_dbfs`) is below
+    ``silence_dbfs`` are dropped. The streaming classifier with a 20 ms hop
+    classifies exactly these windows (step 1) of the same audio.
+    """
+    frames = logmel_frames(y, sr)
+    ms = frame_mean_squares(y, sr)
+    out = []
+    for s in range(0, max(1, len(frames) - CONTEXT + 1), step):
+        w = frames[s : s + CONTEXT]
+        if silence_dbfs is not None and window_level_dbfs(ms[s : s + CONTEXT]) < silence_dbfs:
+            continue
+        if len(w) < CONTEXT:
+            w = np.concatenate([w, np.full((CONTEXT - len(w), w.shape[1]), FLOOR_DB, np.float32)])
+        out.append((s + CONTEXT - 1, normalise(w)[0]))
+    return out
+
+
+def split_of(key: str, validation: float = 0.1) -> str:
+    """THE train/validation split: "validation" for a stable ``validation`` share of keys, else "train".
+
+    ``key`` is a clip's path relative to its data root (training) or to the
+    user's folder (``muse adapt classifier``): SHA-256 of the key, first 32
+    bits as a fraction of 2**32 − 1.
+    """
+    u = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "validation" if u < validation else "train"
+
+
+@functools.lru_cache(maxsize=8)
+def _resample_design(sr_in: int, sr_out: int) -> tuple[int, int, np.ndarray]:
+    from math import gcd
+
+    from scipy.signal import firwin
+
+    g = gcd(sr_in, sr_out)
+    up, down = sr_out // g, sr_in // g
+    if up == down:
+        return 1, 1, np.ones(1)
+    # the same Kaiser(5.0) low-pass scipy.signal.resample_poly designs, gain ``up``
+    half = 10 * max(up, down)
+    h = (firwin(2 * half + 1, 1.0 / max(up, down), window=("kaiser", 5.0)) * up).astype(np.float64)
+    h.setflags(write=False)
+    return up, down, h
+
+
+class Resampler:
+    """Stateful rational resampler ``sr_in`` → ``sr_out`` (polyphase FIR, the filter of ``scipy.signal.resample_poly``).
+
+    Output m is ``sum_n x[n]·h[m·down + c − n·up]`` with ``c`` the filter's
+    centre, so the output is aligned with the input (no group delay); each
+    output is produced once all the input it needs has arrived. Pushing a
+    signal in any block sizes gives the same samples as :func:`resample` of
+    the whole signal (which is this class with one push). Hand-written
+    because scipy has no streaming polyphase resampler; the filter design is
+    scipy's (``firwin``, Kaiser β = 5, as ``resample_poly``).
+    """
+
+    def __init__(self, sr_in: int, sr_out: int = SR_TRAIN):
+        up, down, h = _resample_design(int(sr_in), int(sr_out))
+        self.up, self.down, self.identity = up, down, up == down
+        self._c = (h.size - 1) // 2
+        self._k = -(-h.size // up)  # taps per phase
+        H = np.zeros((up, self._k))
+        for p in range(up):
+            taps = h[p::up]
+            H[p, : taps.size] = taps
+        self._H = H
+        self._buf = np.zeros(self._k, np.float64)  # x[n < 0] = 0
+        self._s0 = -self._k  # absolute input index of _buf[0]
+        self._n = 0  # input samples received
+        self._m = 0  # next output index
+
+    def _emit(self, m_end: int) -> np.ndarray:
+        ms = np.arange(self._m, m_end)
+        t = ms * self.down + self._c
+        n_hi, ph = t // self.up, t % self.up
+        idx = (n_hi - self._s0)[:, None] - np.arange(self._k)[None, :]
+        x = np.concatenate([self._buf, np.zeros(max(0, int(idx.max()) + 1 - self._buf.size) if ms.size else 0)])
+        out = np.einsum("mk,mk->m", x[idx], self._H[ph])
+        self._m = m_end
+        keep_from = (self._m * self.down + self._c) // self.up - self._k + 1 - self._s0
+        if keep_from > 0:
+            self._buf, self._s0 = self._buf[keep_from:], self._s0 + keep_from
+        return out.astype(np.float32)
+
+    def push(self, x: np.ndarray, *, last: bool = False) -> np.ndarray:
+        """Resample the next block; ``last=True`` ends the input (zeros after it) and emits the tail."""
+        x = np.asarray(x, dtype=np.float32)
+        if self.identity:
+            return x
+        self._buf = np.concatenate([self._buf, x.astype(np.float64)])
+        self._n += x.size
+        if last:
+            m_end = -(-self._n * self.up // self.down)
+        else:  # outputs whose newest input sample has arrived
+            m_end = max(self._m, ((self._n - 1) * self.up - self._c) // self.down + 1) if self._n else self._m
+            while m_end > self._m and ((m_end - 1) * self.down + self._c) // self.up > self._n - 1:
+                m_end -= 1
+        if m_end <= self._m:
+            return np.zeros(0, np.float32)
+        return self._emit(m_end)
+
+
+def resample(y: np.ndarray, sr: int, sr_out: int = SR_TRAIN) -> np.ndarray:
+    """``y`` at ``sr`` → ``sr_out`` (unchanged when equal): :class:`Resampler` over the whole signal."""
+    return Resampler(sr, sr_out).push(y, last=True)
 
 
 def normalise(window: np.ndarray) -> np.ndarray:

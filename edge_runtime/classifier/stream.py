@@ -28,7 +28,7 @@ import numpy as np
 
 from nomad_muse.backends.base import Candidate, CompiledModel
 from nomad_muse.backends.registry import LoadResult, load_first
-from nomad_muse.classifier.features import CONTEXT, HOP_S, frame_params, mel_filterbank, normalise
+from nomad_muse.classifier.features import CONTEXT, HOP_S, SR_TRAIN, Resampler, frame_params, logmel_frame, normalise, window_level_dbfs
 from nomad_muse.errors import ParameterError
 from nomad_muse.gm import FAMILIES
 
@@ -98,9 +98,9 @@ class StreamingClassifier:
         if not 8000 <= sr <= 192000:
             raise ParameterError(f"sr={sr} must be within 8000–192000 Hz")
         self.sr, self.model, self.cfg = sr, model, config or ClassifierConfig()
-        self.n_fft, self.hop = frame_params(sr)
-        self._fb = mel_filterbank(sr, self.n_fft)
-        self._win = np.hanning(self.n_fft + 1)[:-1].astype(np.float32)
+        # the model's frames are 22.05 kHz frames whatever the input rate (features.Resampler)
+        self._rs = Resampler(sr, SR_TRAIN)
+        self.n_fft, self.hop = frame_params(SR_TRAIN)
         self._buf = np.zeros(0, np.float32)
         self._buf_start = 0  # absolute sample index of _buf[0]
         self._next_frame = 0  # absolute sample index where the next mel frame starts
@@ -142,18 +142,23 @@ class StreamingClassifier:
             y = y.mean(axis=1)
         if not np.all(np.isfinite(y)):
             y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
-        self._buf = np.concatenate([self._buf, y])
+        self._buf = np.concatenate([self._buf, self._rs.push(y)])
         return self._run()
 
     def flush(self) -> list[FrameResult]:
         """End of input: pad with silence so a short sound (a 50 ms one-shot) still fills one window."""
+        tail = self._rs.push(np.zeros(0, np.float32), last=True)
+        out: list[FrameResult] = []
+        if tail.size:
+            self._buf = np.concatenate([self._buf, tail])
+            out = self._run()
         missing = CONTEXT - len(self._frames)
         need = (self._next_frame + self.n_fft + (missing - 1) * self.hop) - (self._buf_start + self._buf.size)
         if self.stats.windows == 0 and missing > 0 and need > 0:
             self._buf = np.concatenate([self._buf, np.zeros(need, np.float32)])
             self._since = self._hop_frames - 1
-            return self._run()
-        return []
+            return out + self._run()
+        return out
 
     def _run(self) -> list[FrameResult]:
         out: list[FrameResult] = []
@@ -182,8 +187,7 @@ class StreamingClassifier:
             return None
         i = self._next_frame - self._buf_start
         seg = self._buf[i : i + self.n_fft]
-        spec = np.abs(np.fft.rfft(seg * self._win)) ** 2
-        self._frames.append((10.0 * np.log10(np.maximum(spec @ self._fb.T, 1e-10))).astype(np.float32))
+        self._frames.append(logmel_frame(seg, SR_TRAIN))
         self._energy.append(float(np.mean(np.square(seg, dtype=np.float64))))
         end = self._next_frame + self.n_fft
         self._next_frame += self.hop
@@ -191,10 +195,7 @@ class StreamingClassifier:
 
     def _window_result(self, end: int):
         """A pending classification: (time, window copy, level)."""
-        t = end / self.sr
-        ms = float(np.mean(self._energy))
-        level = 10 * np.log10(ms) if ms > 0 else float("-inf")
-        return (t, np.stack(self._frames), level)
+        return (end / SR_TRAIN, np.stack(self._frames), window_level_dbfs(self._energy))
 
     def _infer(self, pending: list) -> list[FrameResult]:
         results = []

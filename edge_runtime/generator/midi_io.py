@@ -15,8 +15,15 @@ from pathlib import Path
 from nomad_muse.errors import InputError
 from nomad_muse.gm import DRUM_CHANNEL
 
-MAX_FILE_BYTES = 32 * 2**20
+#: Limits on what a MIDI file may hold, checked while it is read (docs/generator.md, "Limits"):
+#: a song longer than MAX_BEATS (about 7 hours at 120 BPM) or with more than MAX_NOTES notes
+#: (open and closed together) or MAX_EVENTS messages is refused in one line. Without the beat
+#: limit a 37-byte file with one huge delta time makes every later step (tokens, piano roll,
+#: render) grow with its length: 0x0FFFFFFF ticks at 1 tick per beat is 268 million beats.
+MAX_FILE_BYTES = 8 * 2**20
 MAX_NOTES = 500_000
+MAX_EVENTS = 2_000_000
+MAX_BEATS = 50_000.0
 TEMPO_RANGE = (20.0, 400.0)
 
 
@@ -72,6 +79,9 @@ def read_midi(path: str | Path) -> Score:
     if mf.type == 2:
         raise InputError(f"{p}: MIDI type 2 (independent sequences) is not supported; export it as type 0 or 1")
     tpb = mf.ticks_per_beat or 480
+    if tpb < 0 or tpb >= 0x8000:  # mido reads the division signed: bit 15 of the header's division: SMPTE frames x ticks per frame, not ticks per beat
+        raise InputError(f"{p}: SMPTE time division (frames per second) is not supported; export the file with "
+                         "ticks per quarter note (the usual 'PPQ' setting)")
     warnings: list[str] = []
     tempo = None
     sigs: list[tuple[float, int, int]] = []
@@ -79,12 +89,23 @@ def read_midi(path: str | Path) -> Score:
     open_notes: dict[tuple[int, int], deque] = defaultdict(deque)
     notes: list[Note] = []
     tick = 0
+    n_events = sum(len(tr) for tr in mf.tracks)
+    if n_events > MAX_EVENTS:
+        raise InputError(f"{p}: {n_events} MIDI events (limit {MAX_EVENTS}); split the file first")
+    n_open = 0
+    bad_tempo = 0
     for msg in mido.merge_tracks(mf.tracks):
         tick += msg.time
         beat = tick / tpb
+        if beat > MAX_BEATS:
+            raise InputError(f"{p}: the song is longer than {MAX_BEATS:.0f} beats (an event at beat {beat:.0f}); "
+                             "a corrupt delta time? trim or split the file first")
         t = msg.type
-        if t == "set_tempo" and tempo is None:
-            tempo = mido.tempo2bpm(msg.tempo)
+        if t == "set_tempo":
+            if msg.tempo <= 0:  # 0 µs per beat: no tempo at all (mido.tempo2bpm would divide by zero)
+                bad_tempo += 1
+            elif tempo is None:
+                tempo = mido.tempo2bpm(msg.tempo)
         elif t == "time_signature":
             if sigs and abs(sigs[-1][0] - beat) < 1e-9:
                 sigs[-1] = (beat, msg.numerator, msg.denominator)
@@ -94,10 +115,14 @@ def read_midi(path: str | Path) -> Score:
             program[msg.channel] = msg.program
         elif t == "note_on" and msg.velocity > 0:
             open_notes[(msg.channel, msg.note)].append((beat, msg.velocity, program[msg.channel]))
+            n_open += 1
+            if n_open + len(notes) > MAX_NOTES:
+                raise InputError(f"{p}: more than {MAX_NOTES} notes; split the file first")
         elif t == "note_off" or (t == "note_on" and msg.velocity == 0):
             q = open_notes.get((msg.channel, msg.note))
             if q:
                 start, vel, prog = q.popleft()
+                n_open -= 1
                 notes.append(Note(start, max(beat - start, 0.0), msg.note, vel, msg.channel, prog))
                 if len(notes) > MAX_NOTES:
                     raise InputError(f"{p}: more than {MAX_NOTES} notes; split the file first")
@@ -108,6 +133,8 @@ def read_midi(path: str | Path) -> Score:
             notes.append(Note(start, max(end - start, 0.25), key, vel, ch, prog))
     if dangling:
         warnings.append(f"{dangling} notes had no note-off; closed at the end of the file")
+    if bad_tempo:
+        warnings.append(f"{bad_tempo} tempo event(s) of 0 µs per beat ignored")
     if not notes:
         raise InputError(f"{p}: the MIDI file has no notes")
     if tempo is None:

@@ -67,6 +67,7 @@ def generate_file(
     score: Score | None = None
     if prompt is not None:
         score = read_midi(prompt)
+        notes_msg.extend(score.warnings)
         if mode == "auto":
             mode = "drums" if len(score.drum_notes) > len(score.tonal_notes) else "tonal"
         stream = require_stream(score, mode)

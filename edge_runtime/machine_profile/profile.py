@@ -1,0 +1,253 @@
+"""The profile file: what ``muse calibrate`` chose for this machine (``profile.json``).
+
+:class:`MachineProfile` (hardware fingerprint, per-module :class:`ModuleChoice`
+with model path + SHA-256, the tuned sizes, the FFTW wisdom file, the
+measurements behind each choice), how it is read and written (atomically),
+and the file hashes it is checked with.  Which profile applies on this
+machine is :mod:`nomad_muse.machine_profile.resolve`'s concern; the run
+history is :mod:`nomad_muse.machine_profile.history`'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from nomad_muse.backends.base import Candidate
+from nomad_muse.errors import ParameterError
+
+log = logging.getLogger(__name__)
+
+PROFILE_VERSION = 1
+PROFILE_NAME = "profile.json"
+MODULES = ("generator", "classifier")
+
+
+class ProfileError(ParameterError):
+    """A profile that cannot be used on this machine (foreign, stale, corrupt, wrong version)."""
+
+
+@dataclass(frozen=True)
+class TunedConfig:
+    """Sizes the auto-tuner chooses; these defaults apply before any calibration.
+
+    Attributes
+    ----------
+    sample_rate : int
+        Audio sample rate (Hz) of the live engine.
+    block_size : int
+        Audio callback block (samples, 64–1024).
+    classifier_hop_ms : float
+        Time between classifications (ms, 20–50).
+    classifier_vote_ms : float
+        Vote window (ms, 100–200).
+    generator_chunk : str
+        "beat" or "bar": how much the generator writes per request.
+    generator_lookahead_beats : float
+        How far (beats) the generator runs ahead of the playhead.
+    analyzer_fft_size : int
+        Analyzer FFT segment (samples, power of two).
+    analyzer_period_s : float
+        Seconds between analyzer updates (0.5–2).
+    """
+
+    sample_rate: int = 48000
+    block_size: int = 256
+    classifier_hop_ms: float = 20.0
+    classifier_vote_ms: float = 160.0
+    generator_chunk: str = "beat"
+    generator_lookahead_beats: float = 2.0
+    analyzer_fft_size: int = 8192
+    analyzer_period_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 8000 <= self.sample_rate <= 192000:
+            raise ParameterError(f"sample_rate={self.sample_rate} must be within 8000–192000 Hz")
+        if not 64 <= self.block_size <= 1024:
+            raise ParameterError(f"block_size={self.block_size} must be within 64–1024 samples")
+        if not 20.0 <= self.classifier_hop_ms <= 50.0:
+            raise ParameterError(f"classifier_hop_ms={self.classifier_hop_ms} must be within 20–50 ms")
+        if not 100.0 <= self.classifier_vote_ms <= 200.0:
+            raise ParameterError(f"classifier_vote_ms={self.classifier_vote_ms} must be within 100–200 ms")
+        if self.generator_chunk not in ("beat", "bar"):
+            raise ParameterError(f"generator_chunk={self.generator_chunk!r} must be 'beat' or 'bar'")
+        if not 0.25 <= self.generator_lookahead_beats <= 16:
+            raise ParameterError(f"generator_lookahead_beats={self.generator_lookahead_beats} must be within 0.25–16")
+        n = self.analyzer_fft_size
+        if n < 256 or n > 65536 or n & (n - 1):
+            raise ParameterError(f"analyzer_fft_size={n} must be a power of two within 256–65536")
+        if not 0.5 <= self.analyzer_period_s <= 2.0:
+            raise ParameterError(f"analyzer_period_s={self.analyzer_period_s} must be within 0.5–2 s")
+
+    @property
+    def block_ms(self) -> float:
+        """Audio period (ms) = block_size / sample_rate."""
+        return 1000.0 * self.block_size / self.sample_rate
+
+    def replace(self, **changes: Any) -> "TunedConfig":
+        """A copy with ``changes`` (``None`` values ignored, so CLI flags pass straight through)."""
+        d = asdict(self)
+        d.update({k: v for k, v in changes.items() if v is not None})
+        return TunedConfig(**d)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TunedConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass(frozen=True)
+class ModuleChoice:
+    """The calibrated choice for one module.
+
+    ``model`` is a path relative to the shipped ``models/`` directory, or an
+    absolute path (INT8 variants written into the data directory).
+    ``source_model``/``source_sha256`` name the shipped FP32 file a variant was
+    made from, so a variant derived from a model that has since changed is
+    refused as stale too.
+    """
+
+    module: str
+    runtime: str
+    device: str
+    precision: str
+    model: str
+    model_sha256: str
+    p99_ms: float | None = None
+    why: str = ""
+    source_model: str = ""
+    source_sha256: str = ""
+
+    @property
+    def candidate(self) -> Candidate:
+        return Candidate(self.runtime, self.device, self.precision)
+
+    def model_path(self) -> Path:
+        from nomad_muse.paths import models_dir
+
+        p = Path(self.model)
+        return p if p.is_absolute() else models_dir() / p
+
+    def source_path(self) -> Path | None:
+        from nomad_muse.paths import models_dir
+
+        if not self.source_model:
+            return None
+        p = Path(self.source_model)
+        return p if p.is_absolute() else models_dir() / p
+
+
+@dataclass(frozen=True)
+class MachineProfile:
+    """One calibration's result, as stored in ``profile.json``."""
+
+    fingerprint: str
+    created: str
+    modules: Mapping[str, ModuleChoice]
+    tuned: TunedConfig = field(default_factory=TunedConfig)
+    budget_ms: float = 20.0
+    fftw_wisdom: str | None = None
+    software: Mapping[str, str] = field(default_factory=dict)
+    measurements: Mapping[str, Any] = field(default_factory=dict)
+    version: int = PROFILE_VERSION
+    #: what calibration could not prove, with why: ``{"tuned": "kept defaults because …"}``
+    unproven: Mapping[str, str] = field(default_factory=dict)
+
+    def unproven_notes(self) -> tuple[str, ...]:
+        """One line per part of the profile that calibration did not prove ("unproven: tuned sizes: kept defaults because …")."""
+        names = {"tuned": "tuned sizes"}
+        return tuple(f"unproven: {names.get(k, k)}: {v}" for k, v in self.unproven.items())
+
+    def to_dict(self) -> dict:
+        return {
+            "version": self.version,
+            "fingerprint": self.fingerprint,
+            "created": self.created,
+            "budget_ms": self.budget_ms,
+            "software": dict(self.software),
+            "modules": {m: asdict(c) for m, c in self.modules.items()},
+            "tuned": asdict(self.tuned),
+            "fftw_wisdom": self.fftw_wisdom,
+            "measurements": dict(self.measurements),
+            "unproven": dict(self.unproven),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], source: str = "profile") -> "MachineProfile":
+        if not isinstance(d, Mapping):
+            raise ProfileError(f"{source}: not a JSON object; run `muse calibrate` to write a new profile")
+        if d.get("version") != PROFILE_VERSION:
+            raise ProfileError(
+                f"{source}: profile version {d.get('version')!r} is not {PROFILE_VERSION}; run `muse calibrate` to rewrite it"
+            )
+        try:
+            modules = {m: ModuleChoice(**c) for m, c in dict(d["modules"]).items()}
+            return cls(
+                fingerprint=str(d["fingerprint"]),
+                created=str(d["created"]),
+                modules=modules,
+                tuned=TunedConfig.from_dict(d.get("tuned", {})),
+                budget_ms=float(d.get("budget_ms", 20.0)),
+                fftw_wisdom=d.get("fftw_wisdom"),
+                software=dict(d.get("software", {})),
+                measurements=dict(d.get("measurements", {})),
+                unproven={str(k): str(v) for k, v in dict(d.get("unproven", {})).items()},
+            )
+        except ProfileError:
+            raise
+        except (KeyError, TypeError, ValueError, ParameterError) as e:
+            raise ProfileError(f"{source}: malformed profile ({e}); run `muse calibrate` to write a new one") from None
+
+    def save(self, path: Path) -> Path:
+        """Write atomically (temp file + rename) so a crash never leaves half a profile."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+
+def default_profile_path() -> Path:
+    from nomad_muse.paths import data_dir
+
+    return data_dir() / PROFILE_NAME
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def model_file_sha256(path: Path) -> str:
+    """SHA-256 of a model file; for an OpenVINO IR ``.xml`` it covers the ``.bin`` weights too."""
+    path = Path(path)
+    if path.suffix.lower() != ".xml":
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for p in (path, path.with_suffix(".bin")):
+        if p.is_file():
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def read_profile(path: Path) -> MachineProfile:
+    """Parse a profile file; :class:`ProfileError` (one line) if missing, unreadable or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProfileError(f"profile {path} does not exist; run `muse calibrate` or pass an existing --profile")
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ProfileError(f"profile {path} is corrupt ({type(e).__name__}); run `muse calibrate` to write a new one") from None
+    return MachineProfile.from_dict(d, source=f"profile {path}")

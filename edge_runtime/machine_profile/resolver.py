@@ -1,0 +1,160 @@
+"""Which configuration the runtime uses here: the data directory's profile, ``--profile``, or defaults.
+
+Rules (issue 7):
+
+* No profile → built-in defaults (:class:`TunedConfig`) and the policy's
+  backend order; the runtime says "defaults".
+* A profile whose fingerprint is another machine's, or whose model files
+  changed since calibration, is **refused**: an explicit ``--profile`` raises
+  :class:`ProfileError` with a hint to recalibrate; the automatic one is
+  skipped with the same message as a note, and defaults apply.
+* A corrupt profile file never crashes the runtime: it falls back to the
+  defaults and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from nomad_muse.backends.base import Candidate
+from nomad_muse.machine_profile.profile import (
+    MachineProfile,
+    ProfileError,
+    TunedConfig,
+    default_profile_path,
+    model_file_sha256,
+    read_profile,
+    sha256_file,
+)
+
+log = logging.getLogger(__name__)
+
+
+def check_profile(profile: MachineProfile, fingerprint: str, source: str = "profile") -> None:
+    """Refuse a profile made on another machine or for model files that have changed since."""
+    if profile.fingerprint != fingerprint:
+        raise ProfileError(
+            f"{source} was calibrated on another machine (fingerprint {profile.fingerprint}, this one is {fingerprint}); "
+            "run `muse calibrate` here"
+        )
+    for m, c in profile.modules.items():
+        p = c.model_path()
+        if not p.is_file():
+            raise ProfileError(f"{source}: {m} model {p} is missing; run `muse calibrate` again")
+        if model_file_sha256(p) != c.model_sha256:
+            raise ProfileError(f"{source}: {m} model {p} changed since calibration; run `muse calibrate` again")
+        src = c.source_path()
+        if src is not None and c.source_sha256 and src != p:
+            if not src.is_file() or sha256_file(src) != c.source_sha256:
+                raise ProfileError(
+                    f"{source}: {m} variant {p.name} was made from {src.name}, which changed since calibration; run `muse calibrate` again"
+                )
+
+
+@dataclass(frozen=True)
+class ActiveConfig:
+    """What the runtime uses: the tuned sizes and, per module, candidates with their model files."""
+
+    tuned: TunedConfig
+    source: str  # path of the profile in use, or "defaults"
+    profile: MachineProfile | None = None
+    notes: tuple[str, ...] = ()
+
+    def backend_for(self, module: str, environ=None) -> tuple[list[Candidate] | None, Path | None]:
+        """(candidates, model path) the commands use for ``module``; (None, None) means use the defaults.
+
+        Precedence: an environment override (``MUSE_<MODULE>_BACKEND``, then
+        ``MUSE_BACKEND``; checked against this machine) beats the profile and
+        runs the shipped model; otherwise the profile's calibrated candidate
+        comes first; behind it, as fallbacks (the caller passes these to
+        ``load_first``), the CPU candidates that can run the *same file*: for
+        the shipped FP32 model both runtimes at FP32; for an INT8 QDQ ONNX
+        variant OpenVINO's INT8 (it runs QDQ ONNX with its INT8 kernels) or
+        ONNX Runtime's; an OpenVINO IR has no other taker.
+        """
+        return self.explain(module, environ)[:2]
+
+    def explain(self, module: str, environ=None) -> tuple[list[Candidate] | None, Path | None, str, tuple[str, ...]]:
+        """(candidates, model path, source, reasons): what the commands will use for ``module`` and why.
+
+        ``source`` is ``"env MUSE_X_BACKEND"``, ``"profile <path>"`` or
+        ``"defaults"``; candidates None means the default policy's order.
+        """
+        from nomad_muse.policy import check_override, env_override_source, plan_backends
+
+        var, value = env_override_source(module, environ)
+        if value:
+            from nomad_muse.probe import probe
+
+            rec = probe()
+            forced = check_override(module, rec, value, field=var)
+            plan = plan_backends(module, rec, override=str(forced))
+            cands = [c for c in plan.candidates if c.precision != "int8" or c == forced]
+            return cands, None, f"env {var}", (f"{var}={value} overrides the machine profile",) + plan.reasons
+        if self.profile is None or module not in self.profile.modules:
+            return None, None, "defaults", self.notes
+        c = self.profile.modules[module]
+        path = c.model_path()
+        if c.precision == "int8":
+            rest = [Candidate(rt, "CPU", "int8") for rt in ("onnxruntime", "openvino")] if path.suffix == ".onnx" else []
+        else:
+            rest = [Candidate(rt, "CPU", "fp32") for rt in ("onnxruntime", "openvino")]
+        why = (f"calibrated on this machine ({self.profile.created}): {c.candidate} measured fastest among gate-passing variants",)
+        return [c.candidate] + [x for x in rest if x != c.candidate], path, f"profile {self.source}", why
+
+
+def module_backend(module: str, *, backend: str | None = None, profile: Path | str | None = None,
+                   model: Path | None = None) -> tuple[list[Candidate] | None, Path | None, tuple[str, ...]]:
+    """(candidates, model path, notes) for a one-shot command (``muse classify``, ``muse generate``).
+
+    ``--backend`` forces the policy's order with that candidate first (shipped
+    model); ``--model`` runs that file on the policy's order; otherwise the
+    environment override (``MUSE_<MODULE>_BACKEND``/``MUSE_BACKEND``), then the
+    machine profile's calibrated choice (or ``--profile``), else the defaults.
+    An override this machine cannot run is refused (``ParameterError``).
+    """
+    if backend:
+        from nomad_muse.policy import check_override, plan_backends
+        from nomad_muse.probe import probe
+
+        rec = probe()
+        check_override(module, rec, backend, field="--backend")
+        plan = plan_backends(module, rec, override=backend)
+        forced = plan.candidates[0]
+        return [c for c in plan.candidates if c.precision != "int8" or c == forced], model, ()
+    if model is not None:
+        return None, model, ()
+    active = resolve(profile)
+    cands, path = active.backend_for(module)
+    return cands, path, active.notes
+
+
+def resolve(profile_path: Path | str | None = None, *, fingerprint: str | None = None) -> ActiveConfig:
+    """The configuration the runtime should use on this machine.
+
+    ``profile_path`` given (``--profile FILE``): it must exist, parse, and
+    match this machine and its models, else :class:`ProfileError`.  Not given:
+    the profile in the data directory if present and valid; otherwise the
+    defaults, with a note saying why.
+    """
+    if fingerprint is None:
+        from nomad_muse.probe import probe
+
+        fingerprint = probe().fingerprint
+    if profile_path is not None:
+        p = Path(profile_path)
+        prof = read_profile(p)
+        check_profile(prof, fingerprint, source=f"profile {p}")
+        return ActiveConfig(prof.tuned, str(p), prof, prof.unproven_notes())
+    p = default_profile_path()
+    if not p.exists():
+        return ActiveConfig(TunedConfig(), "defaults", None, ("no machine profile yet: defaults in use (run `muse calibrate`)",))
+    try:
+        prof = read_profile(p)
+        check_profile(prof, fingerprint, source=f"profile {p}")
+    except ProfileError as e:
+        log.warning("%s — using defaults", e)
+        return ActiveConfig(TunedConfig(), "defaults", None, (f"{e} — using defaults",))
+    return ActiveConfig(prof.tuned, str(p), prof, prof.unproven_notes())
