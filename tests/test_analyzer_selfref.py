@@ -31,8 +31,10 @@ def test_clean_pink_has_no_self_finding():
         assert _tonal(analyze_array(_pink(seed), sr=SR, options=OPTS)) == []
 
 
-@pytest.mark.parametrize("f0,gain,kind,lo,hi", [(300, 7.0, "mud", 250, 360), (4500, 8.0, "harsh", 3800, 5400),
-                                                 (1000, -8.0, "mid_lack", 850, 1200)])
+# The self-reference tolerance (8 dB on the 1/3-octave curve) is fitted for few false alarms on real masters,
+# so only strong bells are found by it alone (Q = 1 bells of about 16 dB); moderate faults are the target's job.
+@pytest.mark.parametrize("f0,gain,kind,lo,hi", [(300, 16.0, "mud", 250, 360), (4500, 16.0, "harsh", 3800, 5400),
+                                                 (1000, -16.0, "mid_lack", 850, 1200)])
 def test_planted_bell_found_without_target(f0, gain, kind, lo, hi):
     rep = analyze_array(peaking_eq(_pink(4), sr=SR, f0=f0, gain_db=gain, q=1.0), sr=SR, options=OPTS)
     t = _tonal(rep)
@@ -42,11 +44,12 @@ def test_planted_bell_found_without_target(f0, gain, kind, lo, hi):
     hz = float(re.search(r"around ([\d.]+) (k?)Hz", s.action).group(1)) * (1000 if "kHz" in s.action else 1)
     assert lo <= hz <= hi
     assert s.freq_lo_hz <= f0 <= s.freq_hi_hz
-    assert np.sign(s.measured) == np.sign(gain) and abs(s.measured) > 4.0
+    assert np.sign(s.measured) == np.sign(gain) and abs(s.measured) > 8.0
 
 
 def test_self_reference_can_be_switched_off():
-    y = peaking_eq(_pink(4), sr=SR, f0=300, gain_db=7.0, q=1.0)
+    y = peaking_eq(_pink(4), sr=SR, f0=300, gain_db=16.0, q=1.0)
+    assert _tonal(analyze_array(y, sr=SR, options=OPTS))
     off = SuggestOptions(lufs_tolerance_lu=30, self_reference=False)
     assert _tonal(analyze_array(y, sr=SR, options=off)) == []
 
@@ -54,6 +57,7 @@ def test_self_reference_can_be_switched_off():
 def test_self_regions_and_empty_edges_on_a_curve():
     f = 1000.0 * 2.0 ** (np.arange(-36, 25) / 6.0)
     v = -30.0 + 8.0 * np.exp(-0.5 * (np.log2(f / 300.0) / 0.25) ** 2)
+    v = -30.0 + 12.0 * np.exp(-0.5 * (np.log2(f / 300.0) / 0.35) ** 2)
     regs = self_regions(f, v, tolerance_db=4.0)
     assert len(regs) == 1 and regs[0]["sign"] == 1 and 250 <= regs[0]["peak_hz"] <= 360
     v2 = np.where(f > 6000, -100.0, -30.0)
@@ -72,16 +76,19 @@ def test_nothing_above_6k_is_named_not_boosted():
     """The live-demo case: an arrangement with nothing above 6 kHz gets an empty_region note, no boost."""
     sos = signal.butter(12, 5000, "low", fs=SR, output="sos")
     y = signal.sosfilt(sos, _pink(5), axis=0)
-    rep = analyze_array(y, sr=SR, options=OPTS)
+    from nomad_muse.analyzer.targets import load_target
+
+    rep = analyze_array(y, sr=SR, options=OPTS, target=load_target("pop"))
     kinds = [s.kind for s in _tonal(rep)]
-    assert "empty_region" in kinds
+    assert "empty_region" in kinds and "air_lack" not in kinds
     assert not [s for s in _tonal(rep) if s.action.startswith("boost") and (s.freq_lo_hz or 0) > 6000]
     e = next(s for s in rep.suggestions if s.kind == "empty_region")
     assert "nothing to boost above" in e.action and "no high instruments" in e.action
 
 
 def test_no_move_exceeds_the_bound_on_extreme_faults():
-    y = peaking_eq(_pink(6), sr=SR, f0=2500, gain_db=20.0, q=1.0)
+    y = peaking_eq(_pink(6), sr=SR, f0=2500, gain_db=30.0, q=1.0)
+    assert _tonal(analyze_array(y, sr=SR, options=OPTS))
     for s in _tonal(analyze_array(y, sr=SR, options=OPTS)):
         nums = [float(x) for x in re.findall(r"by (?:about )?([\d.]+)(?:-([\d.]+))? dB", s.action)[0] if x]
         assert max(nums) <= 6.0

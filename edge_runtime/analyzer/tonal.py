@@ -91,6 +91,10 @@ SELF_MEAN_OCTAVES = 1.0
 SELF_SPAN_HZ = (35.0, 14000.0)
 SELF_ITERATIONS = 4
 SELF_CLIP_DB = 1.5
+#: Fitted on the training split of real masters (profiles/genres/derive_real_masters.py): with 1/3-octave
+#: smoothing, ≥ 3 points and 8 dB, 70 training tracks gave 0.17 self-reference regions per clean track.
+SELF_MIN_POINTS = 3
+SELF_TOLERANCE_DB = 8.0
 #: A region is "empty" (no instrument plays there) when its curve lies this far below the curve's maximum.
 EMPTY_BELOW_MAX_DB = 45.0
 
@@ -127,15 +131,27 @@ def self_trend_db(curve_hz, curve_db) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return f, trend, v - trend
 
 
-def self_regions(curve_hz, curve_db, *, tolerance_db: float, min_points: int = 2) -> list[dict]:
+def third_octave_db(curve_db) -> np.ndarray:
+    """The 1/6-octave curve smoothed to ~1/3 octave: power mean of each point and its two neighbours."""
+    p = np.power(10.0, np.asarray(curve_db, dtype=float) / 10.0)
+    ok = np.isfinite(p)
+    k = np.convolve(np.where(ok, p, 0.0), np.ones(3), mode="same") / np.maximum(np.convolve(ok.astype(float), np.ones(3), mode="same"), 1.0)
+    with np.errstate(divide="ignore"):
+        return np.where(ok, 10.0 * np.log10(k), np.nan)
+
+
+def self_regions(curve_hz, curve_db, *, tolerance_db: float, min_points: int = SELF_MIN_POINTS) -> list[dict]:
     """Resonances (+) and dips (−) of the curve against its own trend (:func:`self_trend_db`).
 
-    A region is a run of at least ``min_points`` consecutive curve points (1/6
-    octave each, so 1/3 octave by default) whose residual exceeds
-    ``tolerance_db`` with one sign. Each dict: ``sign`` (+1/−1), ``lo_hz``,
+    The curve is first smoothed to 1/3 octave (:func:`third_octave_db`: single
+    notes of tonal music make 1/6-octave peaks). A region is a run of at least
+    ``min_points`` consecutive points (1/6 octave apart, so 1/2 octave by default) whose residual exceeds
+    ``tolerance_db`` with one sign, bounded on both sides by points that do
+    not (a run touching the ends of the judged span is the spectrum's own
+    roll-off, not a local feature; shelves there are the target's job). Each dict: ``sign`` (+1/−1), ``lo_hz``,
     ``hi_hz``, ``peak_hz``, ``peak_db`` (signed residual at the extreme).
     """
-    f, _, r = self_trend_db(curve_hz, curve_db)
+    f, _, r = self_trend_db(curve_hz, third_octave_db(curve_db))
     out = []
     for sign in (1.0, -1.0):
         hit = sign * r > tolerance_db
@@ -147,7 +163,7 @@ def self_regions(curve_hz, curve_db, *, tolerance_db: float, min_points: int = 2
             j = i
             while j + 1 < len(hit) and hit[j + 1]:
                 j += 1
-            if j - i + 1 >= min_points:
+            if j - i + 1 >= min_points and i > 0 and j < len(hit) - 1:
                 k = i + int(np.argmax(sign * r[i:j + 1]))
                 out.append({"sign": int(sign), "lo_hz": float(f[i]), "hi_hz": float(f[j]),
                             "peak_hz": float(f[k]), "peak_db": float(r[k])})
