@@ -57,11 +57,11 @@ class SuggestOptions:
     min_correlation : float
         Overall L/R correlation below this is a phase problem. Fitted on real
         masters (training split of profiles/genres/derive_real_masters.py,
-        70 tracks: p1 = −0.15, p5 = −0.04, median 0.47): healthy wide
-        masters sit at 0–0.5, so the seed's 0.5 flagged half of them.
+        114 tracks: p1 = −0.12, p5 = 0.03, median 0.71): healthy wide
+        masters often sit at 0–0.5, where the seed's 0.5 flagged them.
     min_low_end_correlation : float
         Correlation below ~150 Hz under this means the bass cancels in mono
-        (same training tracks: p1 = −0.09, p5 = 0.02, median 0.72).
+        (same training tracks: p1 = −0.05, p5 = 0.12, median 0.86).
     polarity_low_end_correlation : float
         Low-end correlation below this means one channel is polarity-inverted
         (bass is near-mono on real masters, so inversion drives it towards −1).
