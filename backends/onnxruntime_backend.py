@@ -83,6 +83,8 @@ class OrtModel(CompiledModel):
         self._out_bufs = {s.name: np.zeros(s.shape, s.dtype) for s in self.outputs if s.is_static}
         self._keep = []
         self._bindings = []
+        self._static_out = len(self._out_bufs) == len(self.outputs)
+        self._out_items = tuple(self._out_bufs.items())
         for k in range(2 if self._pairs else 1):
             b = self._session.io_binding()
             for name, buf in self._in_bufs.items():
@@ -115,8 +117,11 @@ class OrtModel(CompiledModel):
             raise BackendError(f"onnxruntime: running {self._path.name} failed: {first_line(e)}") from e
         if self._pairs:
             self._cur = 1 - self._cur
-        if len(self._out_bufs) == len(self.outputs):
-            return {name: buf.copy() for name, buf in self._out_bufs.items()}
+        if self._static_out:
+            if len(self._out_items) == 1:
+                ((name, buf),) = self._out_items
+                return {name: buf.copy()}
+            return {name: buf.copy() for name, buf in self._out_items}
         dynamic = binding.get_outputs()
         names = [s.name for s in self.outputs] + [o.name for _, o in self._pairs]
         out = {}

@@ -53,9 +53,12 @@ if [ "$arch" != "@ARCH@" ]; then
   echo "error: this bundle is for @ARCH@ but this machine is $arch; make a bundle on a machine of this architecture" >&2
   exit 2
 fi
+echo "[1/4] creating the virtual environment $PREFIX"
 "$PY" -m venv "$PREFIX"
+echo "[2/4] installing $(ls "$HERE"/wheelhouse/*.whl | wc -l) wheels offline (about a minute)"
 # --no-deps: the wheelhouse is the complete closure, minus what is deliberately not shipped (telemetry)
 "$PREFIX/bin/python" -m pip install -q --no-index --no-deps "$HERE"/wheelhouse/*.whl
+echo "[3/4] applying the calibrated models, profile and FFTW wisdom"
 "$PREFIX/bin/python" -m nomad_muse.hwbench.bundle apply "$HERE"
 # the unit is written by Python with systemd's quoting rules (a path may hold spaces, & or |)
 "$PREFIX/bin/python" -m nomad_muse.hwbench.bundle unit "$HERE/muse-serve.service.in" "$PREFIX" "$HERE/muse-serve.service"
@@ -67,6 +70,7 @@ echo "installation: OK — $PREFIX/bin/muse"
 if [ "${MUSE_SKIP_CERTIFY:-0}" = "1" ]; then exit 0; fi
 # Certification is a second, separate result: its verdict is reported (and kept in
 # $HERE/certify/), it does not turn a successful installation into a failed one.
+echo "[4/4] certifying this rig against the minimum spec (a few minutes; progress below)"
 set +e
 "$PREFIX/bin/muse" certify --out "$HERE/certify" ${MUSE_CERTIFY_ARGS:-}
 rc=$?

@@ -18,7 +18,6 @@ their fixes) and the exit status is 0 only then.
 
 from __future__ import annotations
 
-import html
 import json
 import multiprocessing as mp
 import platform
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from nomad_muse.hwbench.spec import Spec, judge, overall
 from nomad_muse.hwbench.syschecks import Check, evaluate_system, read_system, run_cyclictest
+from nomad_muse.report import render, write_page
 
 
 def _child(seconds: float, profile: str | None, q) -> None:
@@ -142,29 +142,19 @@ def certify(spec: Spec, *, minutes: float | None = None, profile: str | None = N
     }
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#1d2330}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #dde1e7;padding:.35em .5em;text-align:left;vertical-align:top}
-.PASS{color:#137333;font-weight:600}.WARN{color:#a15c00;font-weight:600}.FAIL{color:#b3261e;font-weight:600}
-.big{font-size:2em}small{color:#5f6672}"""
-
-
 def certificate_html(cert: dict) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(c['name'])}</td><td class='{c['status']}'>{c['status']}</td><td>{e(c['value'])}</td><td>{e(c['threshold'])}</td>"
-        f"<td><small>{e(c['evidence'])}</small>{'<br>fix: ' + e(c['fix']) if c['fix'] else ''}</td></tr>"
-        for c in cert["checks"]
-    )
+    """The certificate page (report kit template ``certificate.html``)."""
     mach = cert["machine"]
-    sw = ", ".join(f"{k} {v}" for k, v in cert["software"].items())
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Certificate — {e(mach['cpu'])}</title><style>{_CSS}</style></head><body>"
-            f"<h1>Nomad Muse Edge certificate</h1><p class='big {cert['result']}' id='result'>{cert['result']}</p>"
-            f"<p>Spec: {e(cert['spec']['name'])} {e(cert['spec']['version'])} <small>({e(cert['spec']['path'])})</small><br>"
-            f"Machine: {e(mach['cpu'])}, {mach['cores']} cores, {mach['ram_gb']} GB, {e(mach['os'])} — fingerprint <code>{e(mach['fingerprint'])}</code><br>"
-            f"Software: {e(sw)}<br>Profile: {e(cert['profile'])}<br>Date: {e(cert['date'])}</p>"
-            + "".join(f"<p class='note'>note: {e(n)}</p>" for n in cert.get("profile_notes", []))
-            + f"<table id='checks'><tr><th>criterion</th><th>result</th><th>measured</th><th>threshold</th><th>evidence</th></tr>{rows}</table>"
-            "</body></html>\n")
+    return render("certificate.html", title=f"Certificate — {mach['cpu']}", result=cert["result"],
+                  spec_name=str(cert["spec"]["name"]), spec_version=str(cert["spec"]["version"]),
+                  spec_path=str(cert["spec"]["path"]),
+                  machine=f"{mach['cpu']}, {mach['cores']} cores, {mach['ram_gb']} GB, {mach['os']}",
+                  fingerprint=str(mach["fingerprint"]), software=", ".join(f"{k} {v}" for k, v in cert["software"].items()),
+                  profile=str(cert["profile"]), date=str(cert["date"]),
+                  profile_notes=[str(n) for n in cert.get("profile_notes", [])],
+                  checks=[{k: ("" if c.get(k) is None else str(c.get(k))) for k in ("name", "status", "value", "threshold",
+                                                                                  "evidence", "fix")}
+                          for c in cert["checks"]])
 
 
 def write_certificate(cert: dict, out_dir: Path) -> tuple[Path, Path]:
@@ -172,7 +162,7 @@ def write_certificate(cert: dict, out_dir: Path) -> tuple[Path, Path]:
     j = out_dir / "certificate.json"
     h = out_dir / "certificate.html"
     j.write_text(json.dumps(cert, indent=2, default=str) + "\n")
-    h.write_text(certificate_html(cert))
+    write_page(h, certificate_html(cert), what="certificate")
     return j, h
 
 

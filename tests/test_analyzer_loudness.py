@@ -130,3 +130,18 @@ def test_momentary_and_short_term_max():
     # 3 s window: 0.5 s at -10 plus 2.5 s at -30 (power mean)
     expect = 10 * np.log10((0.5 * 10 ** -1 + 2.5 * 10 ** -3) / 3)
     assert L.short_term_max_lufs == pytest.approx(expect, abs=0.15)
+
+
+def test_true_peak_skipping_is_exact_and_never_below_sample_peak():
+    # the meter skips stretches that cannot raise the peak; it must equal one full polyphase pass
+    from scipy import signal as sps
+    rng = np.random.default_rng(4)
+    y = rng.standard_normal((SR * 3, 2)) * np.linspace(0.02, 0.3, SR * 3)[:, None]
+    y[SR // 2, 0] = 0.95  # an early spike, so later quiet stretches are skipped
+    h = loudness.true_peak_filter(up=4)
+    full = [max(np.max(np.abs(sps.upfirdn(h, y[:, c], 4))), np.max(np.abs(y[:, c]))) for c in range(2)]
+    m = loudness.TruePeakMeter(sr=SR, n_channels=2)
+    for s in range(0, len(y), 1000):
+        m.push(y[s:s + 1000])
+    assert np.allclose(m.finish(), full, rtol=0, atol=1e-12)
+    assert h.shape == (48,) and np.allclose(h.reshape(12, 4).sum(axis=0), 1.0, atol=1e-3)

@@ -46,12 +46,14 @@ app.add_typer(bench_app, name="bench")
 
 evaluate_app = typer.Typer(help="Evaluate shipped models on your own data.", no_args_is_help=True)
 app.add_typer(evaluate_app, name="evaluate")
+adapt_app = typer.Typer(help="Adapt shipped models to your own data, on this machine.", no_args_is_help=True)
+app.add_typer(adapt_app, name="adapt")
 
 from nomad_muse.app import cli_analyze, cli_classify, cli_generate  # noqa: E402  (module commands register themselves)
 
 cli_analyze.register(app)
 cli_generate.register(app, evaluate_app)
-cli_classify.register(app, evaluate_app)
+cli_classify.register(app, evaluate_app, adapt_app)
 
 from nomad_muse.app import cli_calibrate  # noqa: E402
 

@@ -103,17 +103,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Measure this machine: INT8 variants (gated), fastest backend per module, FFTW wisdom, tuned sizes; write the profile."""
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+        from nomad_muse.app.progress import job
         from nomad_muse.calibration.calibrate import CalibrationOptions, run_calibration
 
         if quick and thorough:
             raise ParameterError("give --quick or --thorough, not both")
         opts = CalibrationOptions(budget_ms=budget_ms, mode="quick" if quick else "thorough" if thorough else "default", replay_blocks=blocks)
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                      console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("calibrating", total=1.0)
-            rep = run_calibration(opts, lambda msg, f: bar.update(task, completed=f, description=msg))
+        with job("calibrate", total=1.0) as j:
+            rep = run_calibration(opts, lambda msg, f: j.update(msg, completed=f))
         if as_json:
             typer.echo(json.dumps(rep.profile.to_dict() | {"profile_path": str(rep.profile_path), "budget_met": rep.budget_met,
                                                            "seconds": rep.seconds}, indent=2, default=str))
@@ -144,12 +141,20 @@ def register(app: typer.Typer) -> None:
         """What the runtime uses here and why (backend per module, tuned sizes, the measurements behind them)."""
         from nomad_muse.machine_profile import resolve
 
+        from nomad_muse.classifier.adapter import adapter_summary
+        from nomad_muse.classifier.stream import default_model_path
+
         active = resolve(profile)
+        adapters = {"classifier": adapter_summary(default_model_path())}
         if as_json:
             out = {"source": active.source, "notes": list(active.notes), "tuned": active.tuned.__dict__,
-                   "profile": active.profile.to_dict() if active.profile else None}
+                   "profile": active.profile.to_dict() if active.profile else None, "adapters": adapters}
             typer.echo(json.dumps(out, indent=2, default=str))
             return
+        ad = adapters["classifier"]
+        console.print(f"classifier adapter: {ad['file']} (held-out accuracy {ad['held_out_accuracy_shipped']:.3f} shipped -> "
+                      f"{ad['held_out_accuracy_adapted']:.3f} adapted; muse adapt classifier --reset removes it)" if ad else
+                      "classifier adapter: none (muse adapt classifier DIR fits one to your samples)")
         if active.profile is None:
             console.print("[bold]no machine profile in use[/]: built-in defaults")
             for n in active.notes:

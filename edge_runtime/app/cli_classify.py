@@ -13,16 +13,19 @@ from nomad_muse.errors import ParameterError
 from nomad_muse.gm import FAMILIES
 
 
-def _load(backend: str | None, profile: Path | None = None):
+def _load(backend: str | None, profile: Path | None = None, use_adapter: bool = True):
     """The classifier on ``--backend`` if forced, else the machine profile's choice, else the policy's."""
     from nomad_muse.classifier.stream import load_classifier_model
     from nomad_muse.machine_profile import module_backend
 
     candidates, path, _ = module_backend("classifier", backend=backend, profile=profile)
-    return load_classifier_model(path, candidates=candidates)
+    return load_classifier_model(path, candidates=candidates, use_adapter=use_adapter)
 
 
-def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
+def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer | None = None) -> None:
+    if adapt_app is not None:
+        _register_adapt(adapt_app)
+
     @app.command()
     def classify(
         file: Path | None = typer.Argument(None, help="Audio file (WAV, FLAC, AIFF, OGG), any length."),
@@ -32,6 +35,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force."),
         profile: Path | None = typer.Option(None, "--profile", help="Machine profile (default: this machine's calibrated one, else the policy)."),
         as_json: bool = typer.Option(False, "--json"),
+        no_adapter: bool = typer.Option(False, "--no-adapter", help="Ignore your adapter (muse adapt classifier) for this run."),
     ) -> None:
         """Which instrument family is playing (and drums vs tonal), with a timeline."""
         from rich.table import Table
@@ -53,9 +57,10 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
 
         config = ClassifierConfig(hop_ms=hop_ms)
         probe_audio(file, min_duration_s=0.0)  # a bad file is the user's first error, before any model loads
-        loaded = _load(backend, profile)
+        loaded = _load(backend, profile, use_adapter=not no_adapter)
         res = classify_file(file, loaded.model, config)
         res["backend"] = str(loaded.candidate)
+        res["adapter"] = type(loaded.model).__name__ == "AdaptedModel"
         res["backend_fallbacks"] = list(loaded.fallbacks)
         if not timeline:
             res.pop("timeline")
@@ -83,6 +88,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         directory: Path = typer.Argument(..., help="One sub-folder per family: " + " ".join(FAMILIES)),
         backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force."),
         as_json: bool = typer.Option(False, "--json"),
+        no_adapter: bool = typer.Option(False, "--no-adapter", help="Score the shipped head, ignoring your adapter."),
     ) -> None:
         """Accuracy, balanced accuracy, per-class accuracy, drums-vs-tonal and the confusion matrix on your folder."""
         from rich.table import Table
@@ -90,7 +96,12 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         from nomad_muse.classifier.evaluate import check_dataset_dir, evaluate_dir
 
         check_dataset_dir(directory)  # the user's folder is checked before any model loads
-        res = evaluate_dir(directory, _load(backend).model)
+        from nomad_muse.app.progress import job
+
+        loaded = _load(backend, use_adapter=not no_adapter)
+        with job("evaluate classifier") as j:
+            res = evaluate_dir(directory, loaded.model, progress=lambda: j.advance("files classified"))
+        res["adapter"] = type(loaded.model).__name__ == "AdaptedModel"
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return
@@ -114,3 +125,49 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
             con.print(note)
         for s in res["skipped"]:
             con.print(f"skipped {s['file']}: {s['error']}")
+
+
+def _register_adapt(adapt_app: typer.Typer) -> None:
+    @adapt_app.command("classifier")
+    def adapt_classifier(
+        directory: Path | None = typer.Argument(None, help="Your labelled samples: one sub-folder per family (" + " ".join(FAMILIES) + ") or folders named by --map."),
+        mapping: list[str] = typer.Option([], "--map", help="FOLDER=FAMILY for a folder with another name (e.g. --map Kicks=drums); repeatable."),
+        reset: bool = typer.Option(False, "--reset", help="Remove the adapter: back to the shipped model."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Fit the classifier's last layer to your own samples (seconds, on this machine); kept only if it beats the shipped one on held-out clips of your folder."""
+        from rich.console import Console
+        from rich.progress import Progress
+
+        from nomad_muse.classifier import adapter
+        from nomad_muse.classifier.stream import default_model_path
+
+        model_path = default_model_path()
+        con = Console()
+        if reset:
+            had = adapter.reset(model_path)
+            con.print("adapter removed: classify, evaluate, demo and live use the shipped model" if had else "no adapter to remove")
+            return
+        if directory is None:
+            raise ParameterError("give your samples DIR (or --reset)")
+        m = {}
+        for s in mapping:
+            if "=" not in s:
+                raise ParameterError(f"--map {s!r}: expected FOLDER=FAMILY")
+            k, v = s.split("=", 1)
+            m[k] = v
+        files = adapter.labelled_files(directory, m)  # the user's folder is checked before any model loads
+        loaded = _load(None, use_adapter=False)
+        with Progress(transient=True, disable=as_json) as prog:
+            task = prog.add_task("embedding your clips", total=len(files))
+            rep = adapter.adapt(directory, loaded.model, model_path, mapping=m, progress=lambda: prog.advance(task))
+        if as_json:
+            typer.echo(json.dumps(rep, indent=2))
+            return
+        c = rep["clips"]
+        con.print(f"{c['train']} clips fitted, {c['validation']} held out ({c['silent']} silent, {c['skipped']} unreadable) in {rep['seconds']:.1f} s")
+        con.print(f"held-out clip accuracy: shipped {rep['held_out_accuracy_shipped']:.3f}, adapted {rep['held_out_accuracy_adapted']:.3f}")
+        if rep["kept"]:
+            con.print(f"[bold]adapter kept[/]: {rep['adapter_file']} (classify, evaluate classifier, demo and live use it; --no-adapter or --reset to turn it off)")
+        else:
+            con.print("[bold]adapter not kept[/]: it does not beat the shipped model on your held-out clips; the shipped model stays in use")

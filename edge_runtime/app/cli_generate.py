@@ -79,7 +79,11 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
 
         cands, model_path, _ = _choice(backend, None, None)
         gen = Generator(model_path, candidates=cands)
-        res = evaluate_dir(directory, generator=gen, max_files=max_files)
+        from nomad_muse.app.progress import job
+
+        with job("evaluate generator") as j:
+            j.update(f"scoring up to {max_files} files in {directory}")
+            res = evaluate_dir(directory, generator=gen, max_files=max_files, progress=lambda: j.advance("files scored"))
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return

@@ -31,15 +31,13 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         console, print_rows = _out()
         if ctx.invoked_subcommand is not None:
             return
-        from rich.progress import Progress
-
+        from nomad_muse.app.progress import job
         from nomad_muse.machine_profile import RunStore
         from nomad_muse.hwbench.html import write_bench_html
         from nomad_muse.hwbench.suite import run_suite
 
-        with Progress(console=console, transient=True) as prog:
-            task = prog.add_task("benchmark", total=None)
-            res = run_suite(quick=quick, realtime_s=realtime_s, progress=lambda m: prog.update(task, description=m))
+        with job("bench") as j:
+            res = run_suite(quick=quick, realtime_s=realtime_s, progress=j.update)
         out.mkdir(parents=True, exist_ok=True)
         (out / "bench.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
         write_bench_html(res, out / "bench.html")
@@ -133,8 +131,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
             raise ParameterError(f"--minutes {minutes:g}: the spec {sp.name} needs a crash-free run of at least "
                                  f"{sp.crash_free_minutes:g} minutes; pass --minutes ≥ {sp.crash_free_minutes:g} or leave it out")
-        with console.status("certifying") as st:
-            cert = run_certify(sp, minutes=minutes, profile=str(profile) if profile else None, progress=lambda m: st.update(m))
+        from nomad_muse.app.progress import job
+
+        with job("certify") as j:
+            cert = run_certify(sp, minutes=minutes, profile=str(profile) if profile else None, progress=j.update)
         j, h = write_certificate(cert, out)
         with RunStore() as store:
             fails = [c["name"] for c in cert["checks"] if c["status"] == "FAIL"]
@@ -168,11 +168,12 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ) -> None:
         """A deployable bundle: calibrated models, profile, FFTW wisdom, a wheelhouse for `pip --no-index`, install.sh and a systemd unit."""
         console, print_rows = _out()
+        from nomad_muse.app.progress import job
         from nomad_muse.hwbench.bundle import make_bundle
 
-        with console.status("bundling") as st:
+        with job("bundle") as j:
             man = make_bundle(out, profile=profile, target_python=target_python, wheels=wheels,
-                              progress=lambda name: st.update(f"wheel: {name}"))
+                              progress=lambda name: j.advance(f"wheel {name}"))
         console.print(f"wrote {man['out']} ({man['bytes'] / 2**20:.0f} MB): {len(man['wheels'])} wheels for Python {man['python']} on {man['arch']}, "
                       f"profile {'included' if man['profile'] else 'none'}", highlight=False)
         for n in man["notes"]:

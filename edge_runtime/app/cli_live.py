@@ -41,23 +41,28 @@ def register(app: typer.Typer) -> None:
         genre: str | None = typer.Option(None, "--genre", help="Analyzer target genre (default pop)."),
         seed: int = typer.Option(1, "--seed", help="Sampling seed (the run is reproducible)."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        no_adapter: bool = typer.Option(False, "--no-adapter", help="Ignore your classifier adapter (muse adapt classifier)."),
     ) -> None:
         """Run the whole pipeline (classifier, generator, renderer, analyzer) block by block on a clip and a
         prompt: writes OUT/continuation.mid, OUT/render.wav and OUT/report.html."""
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        if no_adapter:
+            import os
 
+            from nomad_muse.classifier.adapter import NO_ADAPTER_ENV
+
+            os.environ[NO_ADAPTER_ENV] = "1"  # read where the pipeline loads the classifier
+        from rich.console import Console
+
+        from nomad_muse.app.progress import job
         from nomad_muse.engine.offline import run_demo
         from nomad_muse.machine_profile import resolve
 
         active = resolve(profile)
         con = Console(stderr=as_json, soft_wrap=True)
         flags = _flags(block_size, lookahead, chunk, mode, key, renderer, genre)
-        with Progress(TextColumn("[bold]demo[/]"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
-                      TimeRemainingColumn(), console=con, transient=True, disable=as_json) as prog:
-            task = prog.add_task("demo", total=1.0)
+        with job("demo") as j:
             res = run_demo(input_path=input, prompt_path=prompt, out_dir=out, active=active, seed=seed, flags=flags,
-                           progress=lambda done, total: prog.update(task, completed=done / total))
+                           progress=lambda done, total: j.update("samples processed", completed=done, total=total))
         s = res.summary
         if as_json:
             typer.echo(json.dumps(s, indent=2, default=str))
@@ -96,8 +101,15 @@ def register(app: typer.Typer) -> None:
         no_dashboard: bool = typer.Option(False, "--no-dashboard", help="No live dashboard; print the summary at the end."),
         list_devices: bool = typer.Option(False, "--list-devices", help="List audio devices and MIDI ports, then exit."),
         as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
+        no_adapter: bool = typer.Option(False, "--no-adapter", help="Ignore your classifier adapter (muse adapt classifier)."),
     ) -> None:
         """Run the engine live on audio and MIDI (JACK) with a dashboard, until Ctrl-C."""
+        if no_adapter:
+            import os
+
+            from nomad_muse.classifier.adapter import NO_ADAPTER_ENV
+
+            os.environ[NO_ADAPTER_ENV] = "1"  # read where the pipeline loads the classifier
         from dataclasses import asdict
 
         from rich.console import Console

@@ -41,8 +41,13 @@ def default_model_path() -> Path:
     return models_dir() / "classifier.onnx"
 
 
-def load_classifier_model(model_path: Path | None = None, candidates: Sequence[Candidate] | None = None, threads: int = 1) -> LoadResult:
-    """The classifier model on the policy's first working backend (fallbacks recorded)."""
+def load_classifier_model(model_path: Path | None = None, candidates: Sequence[Candidate] | None = None, threads: int = 1,
+                          *, use_adapter: bool = True) -> LoadResult:
+    """The classifier model on the policy's first working backend (fallbacks recorded).
+
+    With ``use_adapter`` (default) the user's adapter for this exact model file
+    (``muse adapt classifier``; off with ``MUSE_NO_ADAPTER=1``) replaces the final layer.
+    """
     path = Path(model_path) if model_path else default_model_path()
     if candidates is None:
         from nomad_muse.policy import env_override, plan_backends
@@ -50,7 +55,16 @@ def load_classifier_model(model_path: Path | None = None, candidates: Sequence[C
 
         plan = plan_backends("classifier", probe(), override=env_override("classifier"))
         candidates = [c for c in plan.candidates if c.precision != "int8"] or list(plan.candidates)
-    return load_first(candidates, path, threads=threads)
+    res = load_first(candidates, path, threads=threads)
+    if use_adapter:
+        from dataclasses import replace
+
+        from nomad_muse.classifier.adapter import AdaptedModel, load_adapter
+
+        ad = load_adapter(path)
+        if ad is not None:
+            res = replace(res, model=AdaptedModel(res.model, ad))
+    return res
 
 
 @dataclass(frozen=True)

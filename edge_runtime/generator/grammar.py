@@ -87,7 +87,28 @@ class Grammar:
         m[: self.last_note + 1] = False
         return m
 
+    _MASK_CACHE_MAX = 2048  # masks kept per grammar (252 B each); cleared when full
+
     def mask(self, *, allow_eos: bool = False) -> np.ndarray:
+        """The next-token mask (read-only; one array per grammar state, built once and reused).
+
+        The mask depends only on ``(state, pos, meter, last_note, allow_eos)``
+        and on the constructor's fixed sets, so it is cached on that key: the
+        per-token cost is a dict look-up instead of an allocation and up to
+        five vector ORs (issue 19: masks precomputed per grammar state).
+        """
+        k = (self.state, self.pos, self.meter, self.last_note, allow_eos)
+        cache = self.__dict__.setdefault("_masks", {})
+        m = cache.get(k)
+        if m is None:
+            if len(cache) >= self._MASK_CACHE_MAX:
+                cache.clear()
+            m = self._build_mask(allow_eos=allow_eos)
+            m.setflags(write=False)
+            cache[k] = m
+        return m
+
+    def _build_mask(self, *, allow_eos: bool) -> np.ndarray:
         m = np.zeros(V.VOCAB_SIZE, bool)
         s = self.state
         if s in ("bar", "after_note"):
