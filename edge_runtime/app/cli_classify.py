@@ -15,11 +15,9 @@ from nomad_muse.gm import FAMILIES
 
 def _load(backend: str | None, profile: Path | None = None, use_adapter: bool = True):
     """The classifier on ``--backend`` if forced, else the machine profile's choice, else the policy's."""
-    from nomad_muse.classifier.stream import load_classifier_model
-    from nomad_muse.machine_profile import module_backend
+    from nomad_muse.runtime import select
 
-    candidates, path, _ = module_backend("classifier", backend=backend, profile=profile)
-    return load_classifier_model(path, candidates=candidates, use_adapter=use_adapter)
+    return select("classifier", backend=backend, profile=profile, use_adapter=use_adapter)
 
 
 def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer | None = None) -> None:
