@@ -141,48 +141,97 @@ def _software() -> dict[str, str]:
     return out
 
 
-class _Module:
-    """What calibrating one module needs: its files, data, reference outputs and the gate."""
+class ModuleCalibration:
+    """What calibrating one module needs (a strategy per module): its files, its model contract,
+    calibration data, reference outputs, the accuracy gate and the latency feed."""
 
-    def __init__(self, name: str, src: Path):
+    name = ""
+
+    def __init__(self, src: Path):
+        self.src = src
+        self.state = None
+        self.sets = self.load_sets()
+
+    def load_sets(self):
+        raise NotImplementedError
+
+    def feeds(self) -> list[dict]:
+        raise NotImplementedError
+
+    def outputs(self, model):
+        raise NotImplementedError
+
+    def verdict(self, ref, out):
+        raise NotImplementedError
+
+    def feed_fn(self):
+        raise NotImplementedError
+
+
+class ClassifierCalibration(ModuleCalibration):
+    name = "classifier"
+
+    def load_sets(self):
         from nomad_muse.calibration import data
 
-        self.name, self.src = name, src
-        self.state = STATE if name == "generator" else None
-        if name == "classifier":
-            self.sets = data.classifier_sets()
-        else:
-            self.sets = data.generator_sets()
+        return data.classifier_sets()
+
+    def feeds(self) -> list[dict]:
+        return self.sets.calib_feeds(300)
+
+    def outputs(self, model):
+        from nomad_muse.calibration import gate
+
+        return gate.classifier_logits(model, self.sets.val_x), self.sets.val_y
+
+    def verdict(self, ref, out):
+        from nomad_muse.calibration import gate
+
+        return gate.classifier_gate(ref[0], out[0], ref[1])
+
+    def feed_fn(self):
+        from nomad_muse.calibration import measure
+
+        return measure.classifier_feed(self.sets.val_x)
+
+
+class GeneratorCalibration(ModuleCalibration):
+    name = "generator"
+
+    def __init__(self, src: Path):
+        super().__init__(src)
+        self.state = STATE
+
+    def load_sets(self):
+        from nomad_muse.calibration import data
+
+        return data.generator_sets()
 
     def feeds(self) -> list[dict]:
         from nomad_muse.backends.registry import get_backend
         from nomad_muse.calibration import data
 
-        if self.name == "classifier":
-            return self.sets.calib_feeds(300)
         m = get_backend("onnxruntime").load(self.src) if _has_runtime("onnxruntime") else get_backend("openvino").load(self.src)
         return data.generator_calib_feeds(m, self.sets.calib, n=300)
 
     def outputs(self, model):
         from nomad_muse.calibration import gate
 
-        if self.name == "classifier":
-            return gate.classifier_logits(model, self.sets.val_x), self.sets.val_y
         return gate.generator_logits(model, self.sets.val)
 
     def verdict(self, ref, out):
         from nomad_muse.calibration import gate
 
-        if self.name == "classifier":
-            return gate.classifier_gate(ref[0], out[0], ref[1])
         return gate.generator_gate(ref[0], out[0], ref[1])
 
     def feed_fn(self):
         from nomad_muse.calibration import measure
 
-        if self.name == "classifier":
-            return measure.classifier_feed(self.sets.val_x)
         return measure.generator_feed(np.concatenate(self.sets.val))
+
+
+#: module name -> its calibration strategy
+STRATEGIES: dict[str, type[ModuleCalibration]] = {"generator": GeneratorCalibration, "classifier": ClassifierCalibration}
 
 
 def _has_runtime(name: str) -> bool:
@@ -206,7 +255,7 @@ def calibrate_module(name: str, src: Path, probe, settings: ModeSettings, out_di
         if progress:
             progress(f"{name}: {msg}", span[0] + (span[1] - span[0]) * f)
 
-    mod = _Module(name, src)
+    mod = STRATEGIES[name](src)
     cands = candidates_for(probe)
     notes: list[str] = []
     tick("INT8 quantization (NNCF)", 0.0)

@@ -169,3 +169,10 @@ def check_override(module: str, probe: ProbeRecord, override: str, *, field: str
         supported = ", ".join(str(c) for c in possible) or "nothing (install onnxruntime or openvino)"
         raise ParameterError(f"{field}={override}: not possible for the {module} on this machine; supported here: {supported}")
     return forced
+
+
+def default_candidates(module: str, probe: ProbeRecord, environ: Mapping[str, str] | None = None) -> list[Candidate]:
+    """The candidates a module tries without a machine profile: the policy's order (environment
+    override first), INT8 left out because no INT8 variant exists before ``muse calibrate``."""
+    plan = plan_backends(module, probe, override=env_override(module, environ))
+    return [c for c in plan.candidates if c.precision != "int8"] or list(plan.candidates)

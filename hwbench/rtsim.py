@@ -104,22 +104,11 @@ class SimResult:
 
 def _pick(module: str, active: ActiveConfig, notes: list[str]):
     """(model path, candidate) the profile chose, else the policy's first candidate that loads here."""
-    cands, path = active.backend_for(module)
-    if module == "classifier":
-        from nomad_muse.classifier.stream import load_classifier_model
+    from nomad_muse.runtime import load, choose
 
-        loaded = load_classifier_model(path, cands)
-        path = path or Path(loaded.model.describe().model_path)
-    else:
-        from nomad_muse.generator.engine import STATE, default_model_path
-        from nomad_muse.backends.registry import load_first
-        from nomad_muse.policy import env_override, plan_backends
-        from nomad_muse.probe import probe
-
-        path = path or default_model_path()
-        if cands is None:
-            cands = [c for c in plan_backends("generator", probe(), override=env_override("generator")).candidates if c.precision != "int8"]
-        loaded = load_first(cands, path, state=STATE)
+    choice = choose(module, active=active)
+    loaded = load(choice)
+    path = choice.path
     notes += [f"{module} fallback: {f}" for f in loaded.fallbacks]
     cand = loaded.candidate
     del loaded  # the replay loads its own; this one only found the candidate that works here

@@ -141,7 +141,7 @@ def test_corrupt_history_is_moved_aside_not_lost(tmp_path):
 
 
 def test_one_shot_commands_follow_the_profile_unless_forced(home, tmp_path):
-    from nomad_muse.machine_profile import module_backend
+    from nomad_muse.runtime import module_backend
     from nomad_muse.probe import probe
 
     prof, model = _profile(tmp_path, fingerprint=probe().fingerprint)
@@ -158,7 +158,7 @@ def test_one_shot_commands_follow_the_profile_unless_forced(home, tmp_path):
 
 def test_environment_override_beats_the_profile(home, tmp_path, monkeypatch):
     """MUSE_<MODULE>_BACKEND beats MUSE_BACKEND beats the profile; --backend beats both."""
-    from nomad_muse.machine_profile import module_backend
+    from nomad_muse.runtime import module_backend
     from nomad_muse.probe import probe
 
     prof, model = _profile(tmp_path, fingerprint=probe().fingerprint)

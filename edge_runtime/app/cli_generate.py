@@ -13,7 +13,7 @@ from nomad_muse.errors import ParameterError
 
 
 def _choice(backend: str | None, profile: Path | None, model: Path | None):
-    from nomad_muse.machine_profile import module_backend
+    from nomad_muse.runtime import module_backend
 
     return module_backend("generator", backend=backend, profile=profile, model=model)
 

@@ -28,17 +28,21 @@ import numpy as np
 
 from nomad_muse.backends.base import Candidate, CompiledModel
 from nomad_muse.backends.registry import LoadResult, load_first
+from nomad_muse.backends.spec import ModelSpec
 from nomad_muse.classifier.features import CONTEXT, HOP_S, SR_TRAIN, Resampler, frame_params, logmel_frame, normalise, window_level_dbfs
 from nomad_muse.errors import ParameterError
 from nomad_muse.gm import FAMILIES
 
 DRUMS = FAMILIES.index("drums")
 
+#: the classifier's model contract: a (1, 1, 128, CONTEXT) log-mel window in, family logits out, stateless
+SPEC = ModelSpec("classifier", "classifier.onnx", inputs=("mel",), outputs=("logits",))
+
 
 def default_model_path() -> Path:
     from nomad_muse.paths import models_dir
 
-    return models_dir() / "classifier.onnx"
+    return SPEC.default_path(models_dir())
 
 
 def load_classifier_model(model_path: Path | None = None, candidates: Sequence[Candidate] | None = None, threads: int = 1,
@@ -50,20 +54,24 @@ def load_classifier_model(model_path: Path | None = None, candidates: Sequence[C
     """
     path = Path(model_path) if model_path else default_model_path()
     if candidates is None:
-        from nomad_muse.policy import env_override, plan_backends
+        from nomad_muse.policy import default_candidates
         from nomad_muse.probe import probe
 
-        plan = plan_backends("classifier", probe(), override=env_override("classifier"))
-        candidates = [c for c in plan.candidates if c.precision != "int8"] or list(plan.candidates)
-    res = load_first(candidates, path, threads=threads)
-    if use_adapter:
-        from dataclasses import replace
+        candidates = default_candidates("classifier", probe())
+    res = load_first(candidates, path, threads=threads, state=SPEC.state_map)
+    return with_adapter(res, path) if use_adapter else res
 
-        from nomad_muse.classifier.adapter import AdaptedModel, load_adapter
 
-        ad = load_adapter(path)
-        if ad is not None:
-            res = replace(res, model=AdaptedModel(res.model, ad))
+def with_adapter(res: LoadResult, path: Path) -> LoadResult:
+    """``res`` with the user's adapter for this exact model file (``muse adapt classifier``) replacing
+    the final layer, if there is one (off with ``MUSE_NO_ADAPTER=1``)."""
+    from dataclasses import replace
+
+    from nomad_muse.classifier.adapter import AdaptedModel, load_adapter
+
+    ad = load_adapter(path)
+    if ad is not None:
+        res = replace(res, model=AdaptedModel(res.model, ad))
     return res
 
 

@@ -49,21 +49,19 @@ def build_pipeline(cfg: EngineConfig, active, *, realtime: bool, prompt=None, ba
     ``notes``, and the generator's mode then comes from the prompt or the flag.
     """
     from nomad_muse.analyzer.targets import load_target
-    from nomad_muse.classifier.stream import load_classifier_model
     from nomad_muse.engine.synth import make_renderer
     from nomad_muse.generator.engine import Generator
+    from nomad_muse.runtime import select
 
     notes = list(getattr(active, "notes", ()))
     target = load_target(cfg.genre)
     engine = Engine(cfg, realtime=realtime)
-    cand, path = active.backend_for("generator")
-    gen = Generator(path, candidates=cand)
+    gen = Generator(loaded=select("generator", active=active))
     backends = {"generator": str(gen.loaded.candidate)}
     notes += [f"generator backend fallback: {f}" for f in gen.loaded.fallbacks]
     cw = None
-    cand, path = active.backend_for("classifier")
     try:
-        loaded = load_classifier_model(path, cand)
+        loaded = select("classifier", active=active)
         cw = ClassifierWorker(engine, loaded.model, keep_results=keep_classifier_results, capture=capture_input)
         backends["classifier"] = str(loaded.candidate)
         notes += [f"classifier backend fallback: {f}" for f in loaded.fallbacks]

@@ -23,18 +23,21 @@ import numpy as np
 
 from nomad_muse.backends.base import Candidate
 from nomad_muse.backends.registry import LoadResult, load_first
+from nomad_muse.backends.spec import ModelSpec
 from nomad_muse.errors import ParameterError
 from nomad_muse.generator import vocab as V
 from nomad_muse.generator.grammar import Grammar
 from nomad_muse.generator.sampling import masked_probs, sample
 
-STATE = {"h": "h_out"}
+#: the generator's model contract: one token in, logits out, the GRU state carried by the backend
+SPEC = ModelSpec("generator", "generator.onnx", inputs=("token", "h"), outputs=("logits", "h_out"), state=(("h", "h_out"),))
+STATE = SPEC.state_map
 
 
 def default_model_path() -> Path:
     from nomad_muse.paths import models_dir
 
-    return models_dir() / "generator.onnx"
+    return SPEC.default_path(models_dir())
 
 
 @dataclass(frozen=True)
@@ -80,15 +83,19 @@ class Generator:
         *,
         candidates: Sequence[Candidate] | None = None,
         threads: int = 1,
+        loaded: LoadResult | None = None,
     ):
-        path = Path(model_path) if model_path else default_model_path()
-        if candidates is None:
-            from nomad_muse.policy import env_override, plan_backends
-            from nomad_muse.probe import probe
+        """``loaded``: what :func:`nomad_muse.runtime.select` returned (the normal way in).  Without
+        it, ``model_path`` on ``candidates`` (default: the policy's profile-less order)."""
+        if loaded is None:
+            path = Path(model_path) if model_path else default_model_path()
+            if candidates is None:
+                from nomad_muse.policy import default_candidates
+                from nomad_muse.probe import probe
 
-            plan = plan_backends("generator", probe(), override=env_override("generator"))
-            candidates = [c for c in plan.candidates if c.precision != "int8"] or list(plan.candidates)
-        self.loaded: LoadResult = load_first(candidates, path, threads=threads, state=STATE)
+                candidates = default_candidates("generator", probe())
+            loaded = load_first(candidates, path, threads=threads, state=STATE)
+        self.loaded: LoadResult = loaded
         self.model = self.loaded.model
         self._tok = np.zeros((1, 1), np.int64)
         self.stats = GenStats()

@@ -17,7 +17,7 @@ Three concerns, one file each:
 The names below are re-exported so callers import from the package.
 """
 
-from nomad_muse.machine_profile.history import HISTORY_NAME, RunStore
+from nomad_muse.machine_profile.history import HISTORY_NAME, HistoryBusyError, RunStore
 from nomad_muse.machine_profile.profile import (
     MODULES,
     PROFILE_NAME,
@@ -31,11 +31,11 @@ from nomad_muse.machine_profile.profile import (
     read_profile,
     sha256_file,
 )
-from nomad_muse.machine_profile.resolver import ActiveConfig, check_profile, module_backend, resolve
+from nomad_muse.machine_profile.resolver import ActiveConfig, check_profile, resolve
 
 __all__ = [
     "HISTORY_NAME", "MODULES", "PROFILE_NAME", "PROFILE_VERSION",
-    "ActiveConfig", "MachineProfile", "ModuleChoice", "ProfileError", "RunStore", "TunedConfig",
-    "check_profile", "default_profile_path", "model_file_sha256", "module_backend", "read_profile", "resolve",
+    "ActiveConfig", "HistoryBusyError", "MachineProfile", "ModuleChoice", "ProfileError", "RunStore", "TunedConfig",
+    "check_profile", "default_profile_path", "model_file_sha256", "read_profile", "resolve",
     "sha256_file",
 ]

@@ -21,32 +21,72 @@ log = logging.getLogger(__name__)
 HISTORY_NAME = "history.sqlite"
 
 
+class HistoryBusyError(ParameterError):
+    """The history database is locked by another process past the wait, or unreadable but intact."""
+
+
+def _is_busy(e: Exception) -> bool:
+    msg = str(e).lower()
+    return "locked" in msg or "busy" in msg
+
+
 class RunStore:
     """SQLite history of runs: ``kind`` ("calibrate", "bench", "certify", …), time, fingerprint, a
     one-line summary and the full JSON payload.
 
-    A corrupt database file is renamed to ``*.corrupt-<unix time>`` (kept for
-    inspection) and a new one is started; :attr:`notes` says so.
+    Concurrency (issue 15): a database another process holds locked is waited
+    for (``timeout`` seconds, SQLite's busy handler), then refused with a
+    :class:`HistoryBusyError` naming the file — never moved aside.  Only a
+    file that fails SQLite's own ``PRAGMA quick_check`` (or is not a database
+    at all) is renamed to ``*.corrupt-<unix time>`` (kept for inspection) and
+    a new one started; :attr:`notes` says so.
     """
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, *, timeout: float = 30.0):
         from nomad_muse.paths import data_dir
 
         self.path = Path(path) if path else data_dir() / HISTORY_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.notes: list[str] = []
+        self.timeout = float(timeout)
         try:
             self._con = self._open()
+        except sqlite3.OperationalError as e:
+            if _is_busy(e):
+                raise HistoryBusyError(
+                    f"history database {self.path} stayed locked by another process for {self.timeout:g} s; try again when it finishes"
+                ) from None
+            if not self._corrupt():
+                raise HistoryBusyError(f"history database {self.path} cannot be opened ({e}); it passed its integrity check and is kept") from None
+            self._move_aside(e)
         except sqlite3.DatabaseError as e:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            self.path.replace(aside)
-            msg = f"history database {self.path} was unreadable ({e}); moved to {aside.name}, starting a new one"
-            log.warning(msg)
-            self.notes.append(msg)
-            self._con = self._open()
+            self._move_aside(e)
+
+    def _corrupt(self) -> bool:
+        """True when the file fails SQLite's integrity check (or cannot be read as a database)."""
+        try:
+            con = sqlite3.connect(self.path, timeout=self.timeout)
+            try:
+                row = con.execute("PRAGMA quick_check").fetchone()
+            finally:
+                con.close()
+        except sqlite3.OperationalError as e:
+            return not _is_busy(e)
+        except sqlite3.DatabaseError:
+            return True
+        return row is None or row[0] != "ok"
+
+    def _move_aside(self, e: Exception) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        self.path.replace(aside)
+        msg = f"history database {self.path} was unreadable ({e}); moved to {aside.name}, starting a new one"
+        log.warning(msg)
+        self.notes.append(msg)
+        self._con = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path)
+        con = sqlite3.connect(self.path, timeout=self.timeout)
+        con.execute("PRAGMA busy_timeout = %d" % int(self.timeout * 1000))
         con.execute(
             "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
             "created TEXT NOT NULL, fingerprint TEXT, summary TEXT, payload TEXT NOT NULL)"
@@ -57,11 +97,18 @@ class RunStore:
 
     def add(self, kind: str, payload: Mapping[str, Any], *, summary: str = "", fingerprint: str | None = None) -> int:
         created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        cur = self._con.execute(
-            "INSERT INTO runs (kind, created, fingerprint, summary, payload) VALUES (?, ?, ?, ?, ?)",
-            (kind, created, fingerprint, summary, json.dumps(payload, default=str)),
-        )
-        self._con.commit()
+        try:
+            cur = self._con.execute(
+                "INSERT INTO runs (kind, created, fingerprint, summary, payload) VALUES (?, ?, ?, ?, ?)",
+                (kind, created, fingerprint, summary, json.dumps(payload, default=str)),
+            )
+            self._con.commit()
+        except sqlite3.OperationalError as e:
+            if not _is_busy(e):
+                raise
+            raise HistoryBusyError(
+                f"history database {self.path} stayed locked by another process for {self.timeout:g} s; the run was not recorded"
+            ) from None
         return int(cur.lastrowid)
 
     def list(self, kind: str | None = None, limit: int = 50) -> list[dict]:

@@ -204,12 +204,24 @@ class MachineProfile:
             raise ProfileError(f"{source}: malformed profile ({e}); run `muse calibrate` to write a new one") from None
 
     def save(self, path: Path) -> Path:
-        """Write atomically (temp file + rename) so a crash never leaves half a profile."""
+        """Write atomically: a temp file unique to this writer in the same directory, flushed, then
+        renamed over ``path`` — a crash never leaves half a profile, and two concurrent writers
+        (two ``muse calibrate``) each rename a whole file, so the last one wins intact."""
+        import os
+        import tempfile
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self.to_dict(), indent=2) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return path
 
 

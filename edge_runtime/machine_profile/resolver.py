@@ -105,32 +105,6 @@ class ActiveConfig:
         return [c.candidate] + [x for x in rest if x != c.candidate], path, f"profile {self.source}", why
 
 
-def module_backend(module: str, *, backend: str | None = None, profile: Path | str | None = None,
-                   model: Path | None = None) -> tuple[list[Candidate] | None, Path | None, tuple[str, ...]]:
-    """(candidates, model path, notes) for a one-shot command (``muse classify``, ``muse generate``).
-
-    ``--backend`` forces the policy's order with that candidate first (shipped
-    model); ``--model`` runs that file on the policy's order; otherwise the
-    environment override (``MUSE_<MODULE>_BACKEND``/``MUSE_BACKEND``), then the
-    machine profile's calibrated choice (or ``--profile``), else the defaults.
-    An override this machine cannot run is refused (``ParameterError``).
-    """
-    if backend:
-        from nomad_muse.policy import check_override, plan_backends
-        from nomad_muse.probe import probe
-
-        rec = probe()
-        check_override(module, rec, backend, field="--backend")
-        plan = plan_backends(module, rec, override=backend)
-        forced = plan.candidates[0]
-        return [c for c in plan.candidates if c.precision != "int8" or c == forced], model, ()
-    if model is not None:
-        return None, model, ()
-    active = resolve(profile)
-    cands, path = active.backend_for(module)
-    return cands, path, active.notes
-
-
 def resolve(profile_path: Path | str | None = None, *, fingerprint: str | None = None) -> ActiveConfig:
     """The configuration the runtime should use on this machine.
 
