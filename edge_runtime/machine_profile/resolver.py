@@ -53,6 +53,34 @@ def check_profile(profile: MachineProfile, fingerprint: str, source: str = "prof
                 )
 
 
+def check_paths_inside(profile: MachineProfile, source: str = "profile") -> None:
+    """Refuse a profile that points outside this product's own files (issue 15): every model
+    variant, its source model and the FFTW wisdom must be a shipped model (a name under the
+    package's ``models/``) or a file inside the data directory. An imported profile is data from
+    elsewhere; it must not make the runtime open ``/etc/…`` or another user's files."""
+    from nomad_muse.paths import data_dir, models_dir
+
+    roots = (models_dir().resolve(), data_dir().resolve())
+
+    def inside(p: Path) -> bool:
+        rp = p.resolve()
+        return any(rp == r or rp.is_relative_to(r) for r in roots)
+
+    checks = []
+    for m, c in profile.modules.items():
+        checks.append((f"modules.{m}.model", c.model_path()))
+        src = c.source_path()
+        if src is not None:
+            checks.append((f"modules.{m}.source_model", src))
+    if profile.fftw_wisdom:
+        checks.append(("fftw_wisdom", Path(profile.fftw_wisdom)))
+    for fieldname, p in checks:
+        if not inside(p):
+            raise ProfileError(
+                f"{source}: {fieldname}={str(p)!r} is outside the data directory {roots[1]} and the shipped models; refused"
+            )
+
+
 @dataclass(frozen=True)
 class ActiveConfig:
     """What the runtime uses: the tuned sizes and, per module, candidates with their model files."""
