@@ -81,6 +81,45 @@ def check_paths_inside(profile: MachineProfile, source: str = "profile") -> None
             )
 
 
+def adopt_files(profile: MachineProfile, source: str = "profile") -> MachineProfile:
+    """An imported profile made self-contained (issue 15): every model variant it names outside
+    the data directory and the shipped models is hash-checked against the SHA-256 the profile
+    recorded and copied into ``data_dir()/models/<module>/``; the copy is what the profile then
+    names.  The FFTW wisdom may only be the data directory itself.  Then
+    :func:`check_paths_inside` — anything still pointing elsewhere is refused."""
+    import shutil
+    from dataclasses import replace
+
+    from nomad_muse.paths import data_dir, models_dir
+
+    roots = (models_dir().resolve(), data_dir().resolve())
+    modules = dict(profile.modules)
+    for m, c in profile.modules.items():
+        p = c.model_path()
+        if any(p.resolve().is_relative_to(r) for r in roots):
+            continue
+        if not p.is_file():
+            raise ProfileError(f"{source}: modules.{m}.model={str(p)!r} does not exist; nothing to import")
+        if model_file_sha256(p) != c.model_sha256:
+            raise ProfileError(f"{source}: modules.{m}.model={str(p)!r} does not match its recorded model_sha256; refused")
+        dest_dir = data_dir() / "models" / m
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        for f in (p, p.with_suffix(".bin")) if p.suffix.lower() == ".xml" else (p,):
+            if f.is_file():
+                tmp = dest_dir / (f.name + ".part")
+                shutil.copyfile(f, tmp)
+                tmp.replace(dest_dir / f.name)
+        dest = dest_dir / p.name
+        if model_file_sha256(dest) != c.model_sha256:
+            raise ProfileError(f"{source}: modules.{m}.model changed while it was being copied; try again")
+        modules[m] = replace(c, model=str(dest))
+    if profile.fftw_wisdom and Path(profile.fftw_wisdom).resolve() != roots[1]:
+        raise ProfileError(f"{source}: fftw_wisdom={profile.fftw_wisdom!r} must be the data directory {roots[1]}; refused")
+    out = replace(profile, modules=modules)
+    check_paths_inside(out, source)
+    return out
+
+
 @dataclass(frozen=True)
 class ActiveConfig:
     """What the runtime uses: the tuned sizes and, per module, candidates with their model files."""
