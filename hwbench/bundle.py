@@ -139,6 +139,10 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
                              f"use --wheels index to download wheels for {target_python}")
     prof_src = Path(profile) if profile else default_profile_path()
     prof = read_profile(prof_src) if (profile or prof_src.exists()) else None
+    if prof is not None:
+        from nomad_muse.machine_profile import check_paths_inside
+
+        check_paths_inside(prof, source=f"profile {prof_src}")  # ship only what the product wrote
     notes = []
     with tempfile.TemporaryDirectory(prefix="muse-bundle-") as tmp:
         root = Path(tmp) / TOP

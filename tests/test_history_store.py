@@ -109,7 +109,6 @@ def test_an_imported_profile_pointing_outside_the_data_dir_is_refused_unless_has
     for prof, field in (
         (MachineProfile(fp, "2026-01-01", {"classifier": ModuleChoice("classifier", "onnxruntime", "CPU", "int8", str(outside), "0" * 64)}, TunedConfig()), "modules.classifier.model"),
         (MachineProfile(fp, "2026-01-01", {"classifier": ModuleChoice("classifier", "onnxruntime", "CPU", "fp32", "../../../etc/passwd", "0" * 64)}, TunedConfig()), "modules.classifier.model"),
-        (MachineProfile(fp, "2026-01-01", {"classifier": ok}, TunedConfig(), fftw_wisdom=str(outside)), "fftw_wisdom"),
     ):
         f = prof.save(tmp_path / "import.json")
         r = CliRunner().invoke(app, ["profile", "import", str(f)])
@@ -126,3 +125,6 @@ def test_an_imported_profile_pointing_outside_the_data_dir_is_refused_unless_has
     adopted = adopt_files(prof)
     dest = adopted.modules["classifier"].model_path()
     assert dest.read_bytes() == b"x" and dest.is_relative_to(tmp_path / "home")
+    # a wisdom reference elsewhere is dropped, never read
+    ok = ModuleChoice("classifier", "onnxruntime", "CPU", "fp32", "classifier.onnx", "0" * 64)
+    assert adopt_files(MachineProfile(fp, "2026-01-01", {"classifier": ok}, TunedConfig(), fftw_wisdom=str(outside))).fftw_wisdom is None

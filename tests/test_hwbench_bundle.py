@@ -142,3 +142,17 @@ def test_bundle_carries_no_hostname_or_build_machine_path(tmp_path, monkeypatch)
     prof = json.loads(texts["muse-rig/data/profile.json"])
     assert prof["modules"]["classifier"]["model"] == "@DATA@/models/classifier.int8.onnx"
     assert prof["fftw_wisdom"] == "@DATA@"
+
+
+def test_bundle_refuses_a_profile_naming_files_outside_the_data_dir(tmp_path, monkeypatch):
+    from nomad_muse.hwbench import bundle
+    from nomad_muse.machine_profile import ProfileError
+
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "build-home"))
+    secret = tmp_path / "id_rsa"
+    secret.write_text("key")
+    choice = ModuleChoice("classifier", "onnxruntime", "CPU", "fp32", "classifier.onnx", "0" * 64)
+    p = MachineProfile("fp", "2026-01-01", {"classifier": choice}, TunedConfig(), fftw_wisdom=str(secret)).save(tmp_path / "p.json")
+    with pytest.raises(ProfileError, match="fftw_wisdom"):
+        bundle.make_bundle(tmp_path / "rig.tar.gz", profile=p)
+    assert not (tmp_path / "rig.tar.gz").exists()

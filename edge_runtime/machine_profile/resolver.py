@@ -85,7 +85,7 @@ def adopt_files(profile: MachineProfile, source: str = "profile") -> MachineProf
     """An imported profile made self-contained (issue 15): every model variant it names outside
     the data directory and the shipped models is hash-checked against the SHA-256 the profile
     recorded and copied into ``data_dir()/models/<module>/``; the copy is what the profile then
-    names.  The FFTW wisdom may only be the data directory itself.  Then
+    names.  An FFTW wisdom reference other than the data directory is dropped (never read).  Then
     :func:`check_paths_inside` — anything still pointing elsewhere is refused."""
     import shutil
     from dataclasses import replace
@@ -113,9 +113,12 @@ def adopt_files(profile: MachineProfile, source: str = "profile") -> MachineProf
         if model_file_sha256(dest) != c.model_sha256:
             raise ProfileError(f"{source}: modules.{m}.model changed while it was being copied; try again")
         modules[m] = replace(c, model=str(dest))
-    if profile.fftw_wisdom and Path(profile.fftw_wisdom).resolve() != roots[1]:
-        raise ProfileError(f"{source}: fftw_wisdom={profile.fftw_wisdom!r} must be the data directory {roots[1]}; refused")
-    out = replace(profile, modules=modules)
+    wisdom = profile.fftw_wisdom
+    if wisdom and Path(wisdom).resolve() != roots[1]:
+        # never read from elsewhere: the analyzer plans afresh here (its wisdom lives in the data dir)
+        log.warning("%s: fftw_wisdom=%r is not this data directory; not imported", source, wisdom)
+        wisdom = None
+    out = replace(profile, modules=modules, fftw_wisdom=wisdom)
     check_paths_inside(out, source)
     return out
 
