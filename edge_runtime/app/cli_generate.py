@@ -94,7 +94,10 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         t = Table(title=f"generator on {res['directory']} ({res['files_used']}/{res['files']} files)")
         for col in ("scope", "tokens", "model NLL/token", "model ppl", "n-gram ppl", "ppl ratio"):
             t.add_column(col)
-        rows = [("all", res)] + [(m, v) for m, v in res["by_mode"].items() if v["tokens"]]
+        rows = [("all", res)] + [(f"mode {m}", v) for m, v in res["by_mode"].items() if v["tokens"]]
+        if len(res["by_style"]) > 1:
+            rows += [(f"style {k}", v) for k, v in res["by_style"].items() if v["tokens"]]
+        rows += [(f"track {k}", v) for k, v in res["by_track"].items() if v["tokens"]]
         for name, v in rows:
             t.add_row(name, str(v["tokens"]), f"{v['model']['nll_per_token']:.3f}", f"{v['model']['perplexity']:.2f}",
                       f"{v['ngram']['perplexity']:.2f}", f"{v['perplexity_ratio']:.3f}")
