@@ -71,6 +71,7 @@ def _ms(n: int, median: float, p95: float | None, p99: float, mx: float | None) 
 @dataclass(frozen=True)
 class SimResult:
     tuned: dict
+    block_size: int  # samples per block of this run (the profile's, or ``muse bench --block-size``)
     backends: dict
     seconds: float  # wall time of the paced run (s)
     blocks: int
@@ -144,6 +145,7 @@ def simulate(seconds: float = 10.0, *, active: ActiveConfig | None = None, tuned
     cpu_s = rr.cpu_work_s + (rr.wall_s / t.analyzer_period_s) * upd / 1000.0
     return SimResult(
         tuned=asdict(t),
+        block_size=t.block_size,
         backends={"classifier": str(cls[1]), "generator": str(gen[1])},
         seconds=rr.wall_s,
         blocks=rr.blocks,

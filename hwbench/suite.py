@@ -224,8 +224,10 @@ def _summary(res: dict) -> list[str]:
     return out
 
 
-def run_suite(*, quick: bool = False, realtime_s: float | None = None, progress=None) -> dict:
-    """Run the whole benchmark; returns the result dict (see the module docstring)."""
+def run_suite(*, quick: bool = False, realtime_s: float | None = None, block_size: int | None = None, progress=None) -> dict:
+    """Run the whole benchmark; returns the result dict (see the module docstring).
+
+    ``block_size`` sets the block of the real-time run (default: the active profile's)."""
     import numpy
     import onnxruntime
     import openvino
@@ -268,7 +270,9 @@ def run_suite(*, quick: bool = False, realtime_s: float | None = None, progress=
     res["matrix"] = matrix
     secs = realtime_s if realtime_s is not None else (5.0 if quick else 60.0)
     say(f"real-time simulation, {secs:g} s paced")
-    rt = simulate(secs, active=active).as_dict()
+    from dataclasses import replace
+
+    rt = simulate(secs, active=active, tuned=replace(t, block_size=block_size) if block_size else None).as_dict()
     rt["notes"] = list(rt["notes"]) + ["memory figures here follow the matrix in the same process; "
                                        "`muse certify` measures the pipeline's own footprint in a fresh process"]
     res["realtime"] = rt

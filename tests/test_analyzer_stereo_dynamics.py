@@ -34,10 +34,14 @@ def test_low_end_correlation_separates_mono_bass_from_wide_top():
     s = analyze_array(y, sr=SR).stereo
     assert s.low_end_correlation > 0.95
     assert s.band_correlation["high_mid"] < 0.2
-    wide = np.stack([bass, bandlimited_noise(lo=40, hi=120, seconds=4, sr=SR, rng=rng)[:, 0]], axis=1) + top
+    other = bandlimited_noise(lo=40, hi=120, seconds=4, sr=SR, rng=rng)[:, 0]
+    wide = np.stack([bass, other - 0.4 * bass], axis=1) + top
     r = analyze_array(wide, sr=SR)
-    assert r.stereo.low_end_correlation < 0.3
+    assert r.stereo.low_end_correlation < -0.1
     assert "bass_not_mono" in {x.kind for x in r.suggestions}
+    inverted = np.stack([bass, -bass], axis=1) + top
+    kinds = {x.kind for x in analyze_array(inverted, sr=SR).suggestions}
+    assert "polarity" in kinds and "bass_not_mono" not in kinds
 
 
 def test_mono_file_has_no_stereo_section():

@@ -72,7 +72,15 @@ def test_click_arrives_after_exactly_the_reported_latency(jack_server):
     x = r.p.captured_input()[:, 0]
     got = np.flatnonzero(np.abs(x) > 0.5)
     assert len(got) == len(clicks)
-    assert np.all(got - clicks == lat), (got - clicks, r.latency_frames)
+    offsets = set((got - clicks).tolist())
+    assert len(offsets) == 1, (got - clicks, r.latency_frames)  # every click by the same delay
+    (off,) = offsets
+    xruns = r.engine.counters.xruns
+    if off != lat:
+        # an xrun while the streams start (a loaded CI machine) can shift the loop by whole periods;
+        # that is only acceptable when the engine counted it
+        block = r.cfg.block_size
+        assert xruns > 0 and (off - lat) % block == 0, (off, lat, r.latency_frames, xruns)
 
 
 def test_live_30s_with_midi_in_and_out(jack_server):

@@ -56,3 +56,21 @@ def export_onnx(model: FamilyCNN, path) -> None:
         external_data=False,
         optimize=True,
     )
+    add_embedding_output(path)
+
+
+def add_embedding_output(path) -> None:
+    """Expose the final FC's input (64-d) as the graph output ``embedding`` (an Identity node; ``logits`` unchanged).
+
+    ``muse adapt classifier`` fits its head on it (nomad_muse.classifier.adapter).
+    """
+    import onnx
+
+    m = onnx.load(str(path))
+    if any(o.name == "embedding" for o in m.graph.output):
+        return
+    last = [n for n in m.graph.node if n.output[0] == "logits"][0]
+    m.graph.node.append(onnx.helper.make_node("Identity", [last.input[0]], ["embedding"], name="embedding_out"))
+    m.graph.output.append(onnx.helper.make_tensor_value_info("embedding", onnx.TensorProto.FLOAT, [1, 64]))
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))

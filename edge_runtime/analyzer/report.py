@@ -128,6 +128,9 @@ class Suggestion:
     unit: str
     action: str
     why: str
+    #: which evidence fired: "target" (outside the target's range), "self" (a resonance/dip against
+    #: the mix's own smoothed curve), "both", or "meter" (loudness, peak, stereo, dynamics rules)
+    evidence: str = "meter"
 
 
 @dataclass(frozen=True)

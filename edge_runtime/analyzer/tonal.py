@@ -81,3 +81,111 @@ def tonal_report(*, freqs: np.ndarray, psd: np.ndarray, integrated_lufs: float,
                        curve_hz=tuple(float(f) for f in curve.freqs_hz), curve_db=tuple(float(v) for v in curve_db),
                        target_name=target.name if target is not None else None,
                        target_curve_p10_db=tp[0], target_curve_p50_db=tp[1], target_curve_p90_db=tp[2])
+
+
+#: Self-reference: width (octaves) of the running median that estimates the mix's own trend, the
+#: running mean that smooths it, and the frequency span judged (edges are the target's job: a
+#: running fit cannot tell a shelf at the very end of the spectrum from the mix's own roll-off).
+SELF_MEDIAN_OCTAVES = 4.0
+SELF_MEAN_OCTAVES = 1.0
+SELF_SPAN_HZ = (35.0, 14000.0)
+SELF_ITERATIONS = 4
+SELF_CLIP_DB = 1.5
+#: Fitted on the training split of real masters (profiles/genres/derive_real_masters.py): with 1/3-octave
+#: smoothing, ≥ 3 points and 8 dB, 114 training tracks gave 0.18 self-reference regions per clean track.
+SELF_MIN_POINTS = 3
+SELF_TOLERANCE_DB = 8.0
+#: A region is "empty" (no instrument plays there) when its curve lies this far below the curve's maximum.
+EMPTY_BELOW_MAX_DB = 45.0
+
+
+def _running(x: np.ndarray, v: np.ndarray, width_oct: float, fn) -> np.ndarray:
+    half = width_oct / 2.0
+    return np.array([fn(v[np.abs(x - xi) <= half + 1e-9]) for xi in x])
+
+
+def self_trend_db(curve_hz, curve_db) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mix's own smooth trend (its tilt) and the residual of the curve against it.
+
+    A running median ``SELF_MEDIAN_OCTAVES`` wide on a log2-frequency axis
+    (robust: a resonance or dip narrower than half the window does not move it),
+    then a running mean ``SELF_MEAN_OCTAVES`` wide, repeated ``SELF_ITERATIONS``
+    times on the curve clipped to ±``SELF_CLIP_DB`` around the last trend (so a
+    broad bell does not lift its own reference); only finite points inside
+    ``SELF_SPAN_HZ`` are used. Hand-written because scipy's median filters work
+    on sample counts, not on an axis with holes (NaN above Nyquist).
+
+    Returns ``(freqs_hz, trend_db, residual_db)`` of the judged points.
+    """
+    f = np.asarray(curve_hz, dtype=float)
+    v = np.asarray(curve_db, dtype=float)
+    m = np.isfinite(v) & (f >= SELF_SPAN_HZ[0]) & (f <= SELF_SPAN_HZ[1])
+    f, v = f[m], v[m]
+    if f.size < 6:
+        return f, v, np.zeros_like(v)
+    x = np.log2(f)
+    w = v
+    for _ in range(SELF_ITERATIONS):
+        trend = _running(x, _running(x, w, SELF_MEDIAN_OCTAVES, np.median), SELF_MEAN_OCTAVES, np.mean)
+        w = np.clip(v, trend - SELF_CLIP_DB, trend + SELF_CLIP_DB)
+    return f, trend, v - trend
+
+
+def third_octave_db(curve_db) -> np.ndarray:
+    """The 1/6-octave curve smoothed to ~1/3 octave: power mean of each point and its two neighbours."""
+    p = np.power(10.0, np.asarray(curve_db, dtype=float) / 10.0)
+    ok = np.isfinite(p)
+    k = np.convolve(np.where(ok, p, 0.0), np.ones(3), mode="same") / np.maximum(np.convolve(ok.astype(float), np.ones(3), mode="same"), 1.0)
+    with np.errstate(divide="ignore"):
+        return np.where(ok, 10.0 * np.log10(k), np.nan)
+
+
+def self_regions(curve_hz, curve_db, *, tolerance_db: float, min_points: int = SELF_MIN_POINTS) -> list[dict]:
+    """Resonances (+) and dips (−) of the curve against its own trend (:func:`self_trend_db`).
+
+    The curve is first smoothed to 1/3 octave (:func:`third_octave_db`: single
+    notes of tonal music make 1/6-octave peaks). A region is a run of at least
+    ``min_points`` consecutive points (1/6 octave apart, so 1/2 octave by default) whose residual exceeds
+    ``tolerance_db`` with one sign, bounded on both sides by points that do
+    not (a run touching the ends of the judged span is the spectrum's own
+    roll-off, not a local feature; shelves there are the target's job). Each dict: ``sign`` (+1/−1), ``lo_hz``,
+    ``hi_hz``, ``peak_hz``, ``peak_db`` (signed residual at the extreme).
+    """
+    f, _, r = self_trend_db(curve_hz, third_octave_db(curve_db))
+    out = []
+    for sign in (1.0, -1.0):
+        hit = sign * r > tolerance_db
+        i = 0
+        while i < len(hit):
+            if not hit[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(hit) and hit[j + 1]:
+                j += 1
+            if j - i + 1 >= min_points and i > 0 and j < len(hit) - 1:
+                k = i + int(np.argmax(sign * r[i:j + 1]))
+                out.append({"sign": int(sign), "lo_hz": float(f[i]), "hi_hz": float(f[j]),
+                            "peak_hz": float(f[k]), "peak_db": float(r[k])})
+            i = j + 1
+    return out
+
+
+def empty_edges_hz(curve_hz, curve_db, *, below_max_db: float = EMPTY_BELOW_MAX_DB) -> tuple[float | None, float | None]:
+    """``(below_hz, above_hz)``: the mix has nothing below / above these frequencies (None: not empty).
+
+    "Nothing" means every 1/6-octave point beyond the edge lies more than
+    ``below_max_db`` under the curve's maximum — the arrangement has no
+    instrument there, and an EQ boost would only raise noise.
+    """
+    f = np.asarray(curve_hz, dtype=float)
+    v = np.asarray(curve_db, dtype=float)
+    m = np.isfinite(v)
+    f, v = f[m], v[m]
+    if f.size == 0:
+        return None, None
+    alive = v > v.max() - below_max_db
+    idx = np.flatnonzero(alive)
+    below = float(f[idx[0]]) if idx[0] > 0 else None
+    above = float(f[idx[-1]]) if idx[-1] < f.size - 1 else None
+    return below, above

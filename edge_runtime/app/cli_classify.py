@@ -135,8 +135,6 @@ def _register_adapt(adapt_app: typer.Typer) -> None:
     ) -> None:
         """Fit the classifier's last layer to your own samples (seconds, on this machine); kept only if it beats the shipped one on held-out clips of your folder."""
         from rich.console import Console
-        from rich.progress import Progress
-
         from nomad_muse.classifier import adapter
         from nomad_muse.classifier.stream import default_model_path
 
@@ -156,9 +154,10 @@ def _register_adapt(adapt_app: typer.Typer) -> None:
             m[k] = v
         files = adapter.labelled_files(directory, m)  # the user's folder is checked before any model loads
         loaded = _load(None, use_adapter=False)
-        with Progress(transient=True, disable=as_json) as prog:
-            task = prog.add_task("embedding your clips", total=len(files))
-            rep = adapter.adapt(directory, loaded.model, model_path, mapping=m, progress=lambda: prog.advance(task))
+        from nomad_muse.app.progress import job
+
+        with job("adapt classifier: embedding your clips", total=len(files)) as j:
+            rep = adapter.adapt(directory, loaded.model, model_path, mapping=m, progress=lambda: j.advance("clips embedded"))
         if as_json:
             typer.echo(json.dumps(rep, indent=2))
             return

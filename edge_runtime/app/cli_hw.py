@@ -22,6 +22,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         quick: bool = typer.Option(False, "--quick", help="Few calls, one block size, 5 s real-time run (CI)."),
         out: Path = typer.Option(Path("out/bench"), "--out", help="Folder for bench.json and bench.html."),
         realtime_s: float = typer.Option(None, "--realtime-s", min=1.0, help="Seconds of paced real-time simulation (default 60, quick 5)."),
+        block_size: int = typer.Option(None, "--block-size", min=64, max=1024,
+                                       help="Block (samples) of the real-time run, 64-1024 (default: the profile's)."),
         as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
     ) -> None:
         """The benchmark matrix (module × backend × device × precision × size), same-run baselines and the real-time simulation.
@@ -37,7 +39,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from nomad_muse.hwbench.suite import run_suite
 
         with job("bench") as j:
-            res = run_suite(quick=quick, realtime_s=realtime_s, progress=j.update)
+            res = run_suite(quick=quick, realtime_s=realtime_s, block_size=block_size, progress=j.update)
         out.mkdir(parents=True, exist_ok=True)
         (out / "bench.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
         write_bench_html(res, out / "bench.html")
