@@ -139,6 +139,10 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
                              f"use --wheels index to download wheels for {target_python}")
     prof_src = Path(profile) if profile else default_profile_path()
     prof = read_profile(prof_src) if (profile or prof_src.exists()) else None
+    if prof is not None:
+        from nomad_muse.machine_profile import check_paths_inside
+
+        check_paths_inside(prof, source=f"profile {prof_src}")  # ship only what the product wrote
     notes = []
     with tempfile.TemporaryDirectory(prefix="muse-bundle-") as tmp:
         root = Path(tmp) / TOP
@@ -159,10 +163,15 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
                     if src.suffix == ".xml" and src.with_suffix(".bin").is_file():
                         shutil.copy2(src.with_suffix(".bin"), root / "data" / "models" / src.with_suffix(".bin").name)
                     c["model"] = f"@DATA@/models/{src.name}"
+                srcm = c.get("source_model") or ""
+                if Path(srcm).is_absolute():  # never ship a build-machine path; the rig has the shipped model by name
+                    c["source_model"] = Path(srcm).name
             w = d.get("fftw_wisdom")
             if w and Path(w).is_file():
                 shutil.copy2(w, root / "data" / Path(w).name)
                 d["fftw_wisdom"] = f"@DATA@/{Path(w).name}"
+            elif w:  # the wisdom directory (the data dir): its files are copied below
+                d["fftw_wisdom"] = "@DATA@"
             (root / "data" / "profile.json").write_text(json.dumps(d, indent=2) + "\n")
             notes.extend(f"warning: the shipped profile is partly {n} (the rig runs what was not proven on defaults)"
                          for n in prof.unproven_notes())
@@ -175,8 +184,9 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
         (root / "install.sh").chmod(0o755)
         (root / "muse-serve.service.in").write_text(SERVICE)
         created = time.strftime("%Y-%m-%d %H:%M")
-        (root / "README.txt").write_text(README.format(created=created, machine=platform.node(), python=target_python,
-                                                         arch=platform.machine(), profile=str(prof_src) if prof else "none"))
+        (root / "README.txt").write_text(README.format(
+            created=created, machine=f"fingerprint {prof.fingerprint}" if prof else "an uncalibrated machine",
+            python=target_python, arch=platform.machine(), profile=Path(prof_src).name if prof else "none"))
         files = {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
         manifest = {
             "version": __version__,
@@ -203,7 +213,7 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
 def apply_bundle(bundle_dir: Path) -> list[str]:
     """Copy a bundle's ``data/`` into this machine's data directory; rewrite the profile's paths there."""
     from nomad_muse import paths
-    from nomad_muse.machine_profile import MachineProfile, default_profile_path
+    from nomad_muse.machine_profile import MachineProfile, check_paths_inside, default_profile_path
 
     src = Path(bundle_dir) / "data"
     if not src.is_dir():
@@ -219,6 +229,7 @@ def apply_bundle(bundle_dir: Path) -> list[str]:
     if prof_file.is_file():
         text = prof_file.read_text().replace("@DATA@", str(dest))
         prof = MachineProfile.from_dict(json.loads(text), source=str(prof_file))
+        check_paths_inside(prof, source=str(prof_file))
         prof.save(default_profile_path())
         msgs.append(f"profile installed: {default_profile_path()}")
         from nomad_muse.probe import probe

@@ -312,7 +312,9 @@ def test_cli_evaluate_generator(tmp_path):
     d = tmp_path / "user"
     d.mkdir()
     for p in PROMPTS.glob("*.mid"):
-        (d / p.name).write_bytes(p.read_bytes())
+        sub = d / ("rock" if "drums" in p.name else "pop")
+        sub.mkdir(exist_ok=True)
+        (sub / p.name).write_bytes(p.read_bytes())
     (d / "broken.mid").write_bytes(b"xx")
     r = muse("evaluate", "generator", str(d), "--json")
     assert r.returncode == 0, r.stderr
@@ -321,6 +323,12 @@ def test_cli_evaluate_generator(tmp_path):
     assert res["tokens"] > 0 and res["model"]["perplexity"] > 1 and res["ngram"]["perplexity"] > 1
     assert res["perplexity_ratio"] == pytest.approx(res["model"]["perplexity"] / res["ngram"]["perplexity"])
     assert set(res["by_mode"]) == {"tonal", "drums"}
+    assert set(res["by_style"]) == {"rock", "pop"} and "drums" in res["by_track"]
+    for part in ("by_style", "by_track"):
+        assert sum(v["tokens"] for v in res[part].values()) == res["tokens"]
+    assert res["by_style"]["rock"]["model"] == res["by_mode"]["drums"]["model"]  # the only drum file is under rock/
+    r = muse("evaluate", "generator", str(d))
+    assert r.returncode == 0 and "style rock" in r.stdout and "track drums" in r.stdout, r.stdout + r.stderr
     r = muse("evaluate", "generator", str(tmp_path / "nothing"))
     assert r.returncode == 2 and "not a directory" in r.stderr
 

@@ -91,3 +91,40 @@ def test_concurrent_profile_saves_leave_one_whole_profile(tmp_path):
         t.join()
     assert read_profile(p).fingerprint in {f"fp{i}" for i in range(4)}  # parses: never a mix of two writers
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_an_imported_profile_pointing_outside_the_data_dir_is_refused_unless_hash_checked(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nomad_muse.app.cli import app
+    from nomad_muse.machine_profile import MachineProfile, ModuleChoice, ProfileError, TunedConfig, adopt_files, default_profile_path
+    from nomad_muse.probe import probe
+
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "home"))
+    outside = tmp_path / "elsewhere" / "evil.onnx"
+    outside.parent.mkdir()
+    outside.write_bytes(b"x")
+    fp = probe().fingerprint
+    ok = ModuleChoice("classifier", "onnxruntime", "CPU", "fp32", "classifier.onnx", "0" * 64)
+    for prof, field in (
+        (MachineProfile(fp, "2026-01-01", {"classifier": ModuleChoice("classifier", "onnxruntime", "CPU", "int8", str(outside), "0" * 64)}, TunedConfig()), "modules.classifier.model"),
+        (MachineProfile(fp, "2026-01-01", {"classifier": ModuleChoice("classifier", "onnxruntime", "CPU", "fp32", "../../../etc/passwd", "0" * 64)}, TunedConfig()), "modules.classifier.model"),
+    ):
+        f = prof.save(tmp_path / "import.json")
+        r = CliRunner().invoke(app, ["profile", "import", str(f)])
+        assert isinstance(r.exception, ProfileError), r.output  # main() prints it as one line, exit 2
+        assert not default_profile_path().exists()
+        with pytest.raises(ProfileError, match=field.replace(".", r"\.")):
+            adopt_files(prof)
+
+    # a variant outside whose hash matches the recorded one is copied into the data directory
+    from nomad_muse.machine_profile import model_file_sha256, read_profile
+
+    good = ModuleChoice("classifier", "onnxruntime", "CPU", "int8", str(outside), model_file_sha256(outside))
+    prof = MachineProfile(fp, "2026-01-01", {"classifier": good}, TunedConfig())
+    adopted = adopt_files(prof)
+    dest = adopted.modules["classifier"].model_path()
+    assert dest.read_bytes() == b"x" and dest.is_relative_to(tmp_path / "home")
+    # a wisdom reference elsewhere is dropped, never read
+    ok = ModuleChoice("classifier", "onnxruntime", "CPU", "fp32", "classifier.onnx", "0" * 64)
+    assert adopt_files(MachineProfile(fp, "2026-01-01", {"classifier": ok}, TunedConfig(), fftw_wisdom=str(outside))).fftw_wisdom is None

@@ -105,3 +105,54 @@ def test_install_script_reports_install_and_certification_separately():
     tail = INSTALL_SH.split('echo "installation: OK', 1)[1]
     assert "exec " not in tail and tail.rstrip().endswith("exit 0")
     assert "certification: FAIL — the rig is installed" in tail
+
+
+def test_bundle_carries_no_hostname_or_build_machine_path(tmp_path, monkeypatch):
+    """Only what the product wrote, with data-dir paths as @DATA@ (issue 15): the wheel repack is
+    covered by the offline-install test above, so here the wheelhouse is left empty."""
+    import platform
+    import socket
+
+    from nomad_muse.hwbench import bundle, wheelhouse
+    from nomad_muse.machine_profile import MachineProfile, ModuleChoice, TunedConfig, default_profile_path
+    from nomad_muse.paths import data_dir
+    from nomad_muse.probe import probe
+
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "build-home"))
+    monkeypatch.setattr(wheelhouse, "wheelhouse_from_env", lambda wh, progress=None: wh.mkdir(parents=True, exist_ok=True))
+    var = data_dir() / "models" / "classifier.int8.onnx"
+    var.parent.mkdir(parents=True)
+    var.write_bytes(b"variant")
+    (data_dir() / "fftw_wisdom.double").write_text("(fftw-3.3.10 fftw_wisdom)")
+    choice = ModuleChoice("classifier", "onnxruntime", "CPU", "int8", str(var), "0" * 64,
+                          source_model="classifier.onnx", source_sha256="1" * 64)
+    MachineProfile(probe().fingerprint, "2026-01-01", {"classifier": choice}, TunedConfig(),
+                   fftw_wisdom=str(data_dir())).save(default_profile_path())
+    bundle.make_bundle(tmp_path / "rig.tar.gz")
+    with tarfile.open(tmp_path / "rig.tar.gz") as tf:
+        texts = {m.name: tf.extractfile(m).read().decode("utf-8", "replace") for m in tf.getmembers() if m.isfile()}
+    import re
+
+    # a whole-word match, and only for names unlikely to be ordinary words in the files
+    hosts = {h for h in (platform.node(), socket.gethostname()) if len(h) >= 5 and h not in ("localhost",)}
+    for name, text in texts.items():
+        assert str(tmp_path) not in text, f"{name} carries a build-machine path"
+        for h in hosts:
+            assert not re.search(rf"\b{re.escape(h)}\b", text), f"{name} carries the hostname {h}"
+    prof = json.loads(texts["muse-rig/data/profile.json"])
+    assert prof["modules"]["classifier"]["model"] == "@DATA@/models/classifier.int8.onnx"
+    assert prof["fftw_wisdom"] == "@DATA@"
+
+
+def test_bundle_refuses_a_profile_naming_files_outside_the_data_dir(tmp_path, monkeypatch):
+    from nomad_muse.hwbench import bundle
+    from nomad_muse.machine_profile import ProfileError
+
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "build-home"))
+    secret = tmp_path / "id_rsa"
+    secret.write_text("key")
+    choice = ModuleChoice("classifier", "onnxruntime", "CPU", "fp32", "classifier.onnx", "0" * 64)
+    p = MachineProfile("fp", "2026-01-01", {"classifier": choice}, TunedConfig(), fftw_wisdom=str(secret)).save(tmp_path / "p.json")
+    with pytest.raises(ProfileError, match="fftw_wisdom"):
+        bundle.make_bundle(tmp_path / "rig.tar.gz", profile=p)
+    assert not (tmp_path / "rig.tar.gz").exists()

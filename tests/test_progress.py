@@ -40,10 +40,9 @@ def test_progress_prints_plain_lines_off_a_terminal(monkeypatch):
         for _ in range(4):
             j.advance("files classified")
     lines = buf.getvalue().splitlines()
-    assert lines[0] == "certify — 0 s"
-    assert lines[1] == "certify: running the pipeline paced for 120 s — 0 s"
-    assert lines[2] == "certify: system checks and cyclictest — 0 s"
-    assert lines[3] == "certify: done in 0 s"
+    assert lines[0] == "certify: running the pipeline paced for 120 s — 0 s"
+    assert lines[1] == "certify: system checks and cyclictest — 0 s"
+    assert lines[2] == "certify: done in 0 s"
     assert "evaluate classifier: files classified 2/4 (50 %) — 0 s" in lines
     assert lines[-1] == "evaluate classifier: done in 0 s"
 
@@ -56,7 +55,7 @@ def test_progress_lines_are_periodic_not_one_per_update(monkeypatch):
     with job("bundle", console=con) as j:
         for i in range(500):
             j.advance(f"wheel {i}")
-    assert buf.getvalue().splitlines() == ["bundle — 0 s", "bundle: done in 0 s"]
+    assert buf.getvalue().splitlines() == ["bundle: done in 0 s"]
 
 
 def test_a_quiet_job_still_prints_a_line_every_interval(monkeypatch):
@@ -85,6 +84,20 @@ def test_progress_says_stopped_when_the_job_fails(monkeypatch):
             j.update("probing", completed=0.25)
             raise RuntimeError("boom")
     assert buf.getvalue().splitlines()[-1] == "calibrate: stopped in 0 s"
+
+
+def test_a_user_error_leaves_only_the_error_line(monkeypatch):
+    """Bad input gets one clear line: the progress display adds nothing before or after it."""
+    from nomad_muse.app.progress import job
+    from nomad_muse.errors import InputError
+
+    monkeypatch.setenv("MUSE_PROGRESS_S", "10")
+    con, buf = _plain()
+    with pytest.raises(InputError):
+        with job("demo", total=1.0, console=con) as j:
+            j.update("reading the prompt", completed=0.0)
+            raise InputError("prompt.mid: not a MIDI file")
+    assert buf.getvalue() == ""
 
 
 def test_progress_on_a_terminal_draws_a_bar_not_lines():

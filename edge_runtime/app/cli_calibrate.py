@@ -182,12 +182,13 @@ def register(app: typer.Typer) -> None:
     @profile_app.command("import")
     def import_(file: Path = typer.Argument(..., help="A profile exported on this machine.")) -> None:
         """Make FILE the current profile (refused if it is another machine's or its models changed)."""
-        from nomad_muse.machine_profile import RunStore, check_profile, default_profile_path, read_profile
+        from nomad_muse.machine_profile import RunStore, adopt_files, check_profile, default_profile_path, read_profile
         from nomad_muse.probe import probe
 
         prof = read_profile(file)
         fp = probe().fingerprint
         check_profile(prof, fp, source=f"profile {file}")
+        prof = adopt_files(prof, source=f"profile {file}")  # outside variants hash-checked and copied in
         dest = prof.save(default_profile_path())
         with RunStore() as store:
             store.add("profile-import", {"from": str(file)}, summary=f"imported {file}", fingerprint=fp)

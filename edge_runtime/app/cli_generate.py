@@ -25,7 +25,9 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         bars: int = typer.Option(4, "--bars", "-n", help="Bars to generate."),
         mode: str = typer.Option("auto", help="auto | drums | tonal (auto: channel-10 prompt → drums)."),
         key: str | None = typer.Option(None, help="Key for tonal mode, e.g. C:minor (default: estimated from the prompt)."),
-        temperature: float = typer.Option(1.0, help="Sampling temperature."),
+        temperature: str = typer.Option("1.0", help="Sampling temperature, or 'auto': follows the prompt's recent velocity and density within --temp-min/--temp-max."),
+        temp_min: float = typer.Option(0.7, "--temp-min", help="Lowest temperature for --temperature auto (quiet, sparse prompt)."),
+        temp_max: float = typer.Option(1.2, "--temp-max", help="Highest temperature for --temperature auto (loud, busy prompt)."),
         top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
         seed: int | None = typer.Option(None, help="Seed for reproducible output."),
         backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force, e.g. openvino/CPU/fp32."),
@@ -39,6 +41,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
     ) -> None:
         """Continue a MIDI prompt (or start from nothing) in drum or tonal mode."""
+        from nomad_muse.generator.intensity import parse_temperature
         from nomad_muse.generator.session import bundled_prompt, generate_file
 
         if bundled:
@@ -50,8 +53,9 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
             raise ParameterError(f"--mode {mode!r} must be auto, drums or tonal")
         cands, model_path, _ = _choice(backend, profile, model)
         summary = generate_file(
-            prompt, out, bars=bars, mode=mode, key=key, temperature=temperature, top_p=top_p, seed=seed,
+            prompt, out, bars=bars, mode=mode, key=key, temperature=parse_temperature(temperature), top_p=top_p, seed=seed,
             candidates=cands, family=family, tempo=tempo, chunk=chunk, model_path=model_path,
+            auto_bounds=(temp_min, temp_max),
         )
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
@@ -90,7 +94,10 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         t = Table(title=f"generator on {res['directory']} ({res['files_used']}/{res['files']} files)")
         for col in ("scope", "tokens", "model NLL/token", "model ppl", "n-gram ppl", "ppl ratio"):
             t.add_column(col)
-        rows = [("all", res)] + [(m, v) for m, v in res["by_mode"].items() if v["tokens"]]
+        rows = [("all", res)] + [(f"mode {m}", v) for m, v in res["by_mode"].items() if v["tokens"]]
+        if len(res["by_style"]) > 1:
+            rows += [(f"style {k}", v) for k, v in res["by_style"].items() if v["tokens"]]
+        rows += [(f"track {k}", v) for k, v in res["by_track"].items() if v["tokens"]]
         for name, v in rows:
             t.add_row(name, str(v["tokens"]), f"{v['model']['nll_per_token']:.3f}", f"{v['model']['perplexity']:.2f}",
                       f"{v['ngram']['perplexity']:.2f}", f"{v['perplexity_ratio']:.3f}")

@@ -1,9 +1,10 @@
 """One progress display for every long ``muse`` job (evaluate, certify, bundle, calibrate, bench, demo).
 
 On a terminal it is a transient rich progress bar (a spinner when the total is unknown) on stderr.
-Otherwise (a log file, a pipe, systemd, CI) it prints one plain line when the job starts, then at most
-one line every ``MUSE_PROGRESS_S`` seconds (default 10) while it runs, and one line when it ends, so a
-long job is never silent. Always on stderr: ``--json`` output on stdout stays parseable.
+Otherwise (a log file, a pipe, systemd, CI) it prints at most one plain line every ``MUSE_PROGRESS_S``
+seconds (default 10) while it runs (the first one interval after the start), and one line when it ends,
+so a long job is never silent and a short one is not noisy. A job that stops on a user error
+(:class:`~nomad_muse.errors.MuseError`) prints no closing line: the command's one error line says it. Always on stderr: ``--json`` output on stdout stays parseable.
 Rich draws the terminal bar; the plain lines are a dozen lines of our own because rich's progress
 prints nothing at all when the console is not a terminal.
 """
@@ -89,7 +90,7 @@ def job(name: str, *, total: float | None = None, console: Console | None = None
             j._bar, j._task = bar, bar.add_task(name, total=total)
             yield j
         return
-    j.update()
+    j._last = j._t0  # the first plain line comes one interval in: bad input fails before any progress noise
     stop = threading.Event()
     beat = None
     if j._interval_s >= 1.0:  # a heartbeat, so a job that reports rarely (a 2-minute paced run) still prints
@@ -100,13 +101,19 @@ def job(name: str, *, total: float | None = None, console: Console | None = None
 
         beat = threading.Thread(target=heartbeat, name=f"progress {name}", daemon=True)
         beat.start()
-    ok = False
+    from nomad_muse.errors import MuseError
+
+    ok, user_error = False, False
     try:
         yield j
         ok = True
+    except MuseError:
+        user_error = True
+        raise
     finally:
         stop.set()
         if beat is not None:
             beat.join(timeout=5)
-        con.print(f"{name}: {'done' if ok else 'stopped'} in {time.monotonic() - j._t0:.0f} s",
-                  highlight=False, markup=False, soft_wrap=True)
+        if not user_error:
+            con.print(f"{name}: {'done' if ok else 'stopped'} in {time.monotonic() - j._t0:.0f} s",
+                      highlight=False, markup=False, soft_wrap=True)

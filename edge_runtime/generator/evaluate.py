@@ -8,6 +8,9 @@ JSON keys (``muse evaluate generator DIR --json``):
 * ``ngram``: the same for the n-gram baseline shipped beside the model
 * ``perplexity_ratio``: model perplexity / n-gram perplexity (below 1 = the model is better)
 * ``by_mode``: ``{"tonal"|"drums": {tokens, model, ngram, perplexity_ratio}}``
+* ``by_style``: the same per style, a style being the file's first sub-folder under DIR (``rock/a.mid`` →
+  ``rock``; files directly in DIR → ``"."``), the way people sort their MIDI by genre
+* ``by_track``: the same per track (instrument family of the stream: ``drums``, ``bass``, ``piano``…)
 * ``backend``: what ran the model (``describe()``)
 """
 
@@ -54,7 +57,12 @@ def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = N
     if not ng_path.is_file():
         raise InputError(f"n-gram baseline missing: {ng_path} (reinstall the package)")
     ng = NGram.load(ng_path)
-    acc = {m: {"model": 0.0, "ngram": 0.0, "n": 0} for m in ("tonal", "drums")}
+    def zero():
+        return {"model": 0.0, "ngram": 0.0, "n": 0}
+
+    acc = {m: zero() for m in ("tonal", "drums")}
+    by_style: dict[str, dict] = {}
+    by_track: dict[str, dict] = {}
     skipped, used = [], 0
     for f in files[:max_files]:
         try:
@@ -63,14 +71,17 @@ def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = N
             skipped.append({"file": str(f), "error": str(e)})
             continue
         used += 1
+        rel = f.relative_to(d).parts
+        style = rel[0] if len(rel) > 1 else "."
         for s in streams:
             toks = list(s.tokens)
             a, n = _stream_nll(gen, toks)
             b, n2 = ng.nll(toks, skip=HEADER_LEN)
             assert n == n2
-            acc[s.mode]["model"] += a
-            acc[s.mode]["ngram"] += b
-            acc[s.mode]["n"] += n
+            for bucket in (acc[s.mode], by_style.setdefault(style, zero()), by_track.setdefault(s.family, zero())):
+                bucket["model"] += a
+                bucket["ngram"] += b
+                bucket["n"] += n
         if progress:
             progress()
 
@@ -95,5 +106,7 @@ def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = N
         "skipped": skipped,
         **total,
         "by_mode": {m: summary(v["model"], v["ngram"], v["n"]) for m, v in acc.items()},
+        "by_style": {k: summary(v["model"], v["ngram"], v["n"]) for k, v in sorted(by_style.items())},
+        "by_track": {k: summary(v["model"], v["ngram"], v["n"]) for k, v in sorted(by_track.items())},
         "backend": gen.model.describe().as_dict(),
     }

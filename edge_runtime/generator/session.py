@@ -10,6 +10,7 @@ import numpy as np
 from nomad_muse.errors import ParameterError
 from nomad_muse.generator import vocab as V
 from nomad_muse.generator.engine import Generator, SamplingConfig, header_tokens
+from nomad_muse.generator.intensity import AutoTemperature, auto_temperature
 from nomad_muse.generator.keys import key_name, parse_key
 from nomad_muse.generator.midi_io import Score, read_midi, write_midi
 from nomad_muse.generator.tokenizer import HEADER_LEN, decode, require_stream
@@ -48,7 +49,7 @@ def generate_file(
     bars: int = 4,
     mode: str = "auto",
     key: str | None = None,
-    temperature: float = 1.0,
+    temperature: float | None = 1.0,
     top_p: float = 0.95,
     seed: int | None = None,
     candidates=None,
@@ -56,8 +57,11 @@ def generate_file(
     tempo: float = 120.0,
     chunk: str = "bar",
     model_path: Path | None = None,
+    auto_bounds: tuple[float, float] = (0.7, 1.2),
 ) -> dict:
-    cfg = SamplingConfig(temperature=temperature, top_p=top_p, seed=seed)
+    """Continue ``prompt`` into ``out``; ``temperature=None`` is `--temperature auto` (from the prompt's
+    recent velocity and density, within ``auto_bounds``; see :mod:`nomad_muse.generator.intensity`)."""
+    auto = AutoTemperature(*auto_bounds) if temperature is None else None
     if family not in TONAL_FAMILIES:
         raise ParameterError(f"--family {family!r} must be one of {', '.join(TONAL_FAMILIES)}")
     if chunk not in ("beat", "bar"):
@@ -86,6 +90,9 @@ def generate_file(
         if user_key:
             notes_msg.append("--key ignored in drum mode (no scale logic)")
         k = None
+    if auto is not None:
+        temperature = auto_temperature(score, auto)
+    cfg = SamplingConfig(temperature=temperature, top_p=top_p, seed=seed)
     gen = Generator(model_path, candidates=candidates)
     gen.prime(prompt_tail(tokens), mode=mode, key=k)
     new = gen.generate(bars, cfg, unit=chunk)
@@ -111,6 +118,8 @@ def generate_file(
         "family": family,
         "key": key_name(k),
         "bars": bars,
+        "temperature": round(cfg.temperature, 4),
+        "temperature_auto": auto is not None,
         "new_tokens": len(new),
         "new_notes": len(new_notes),
         "prompt_notes": len(base),

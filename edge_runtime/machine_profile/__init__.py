@@ -31,11 +31,11 @@ from nomad_muse.machine_profile.profile import (
     read_profile,
     sha256_file,
 )
-from nomad_muse.machine_profile.resolver import ActiveConfig, check_profile, resolve
+from nomad_muse.machine_profile.resolver import ActiveConfig, adopt_files, check_paths_inside, check_profile, resolve
 
 __all__ = [
     "HISTORY_NAME", "MODULES", "PROFILE_NAME", "PROFILE_VERSION",
     "ActiveConfig", "HistoryBusyError", "MachineProfile", "ModuleChoice", "ProfileError", "RunStore", "TunedConfig",
-    "check_profile", "default_profile_path", "model_file_sha256", "read_profile", "resolve",
+    "adopt_files", "check_paths_inside", "check_profile", "default_profile_path", "model_file_sha256", "read_profile", "resolve",
     "sha256_file",
 ]

@@ -53,6 +53,76 @@ def check_profile(profile: MachineProfile, fingerprint: str, source: str = "prof
                 )
 
 
+def check_paths_inside(profile: MachineProfile, source: str = "profile") -> None:
+    """Refuse a profile that points outside this product's own files (issue 15): every model
+    variant, its source model and the FFTW wisdom must be a shipped model (a name under the
+    package's ``models/``) or a file inside the data directory. An imported profile is data from
+    elsewhere; it must not make the runtime open ``/etc/…`` or another user's files."""
+    from nomad_muse.paths import data_dir, models_dir
+
+    roots = (models_dir().resolve(), data_dir().resolve())
+
+    def inside(p: Path) -> bool:
+        rp = p.resolve()
+        return any(rp == r or rp.is_relative_to(r) for r in roots)
+
+    checks = []
+    for m, c in profile.modules.items():
+        checks.append((f"modules.{m}.model", c.model_path()))
+        src = c.source_path()
+        if src is not None:
+            checks.append((f"modules.{m}.source_model", src))
+    if profile.fftw_wisdom:
+        checks.append(("fftw_wisdom", Path(profile.fftw_wisdom)))
+    for fieldname, p in checks:
+        if not inside(p):
+            raise ProfileError(
+                f"{source}: {fieldname}={str(p)!r} is outside the data directory {roots[1]} and the shipped models; refused"
+            )
+
+
+def adopt_files(profile: MachineProfile, source: str = "profile") -> MachineProfile:
+    """An imported profile made self-contained (issue 15): every model variant it names outside
+    the data directory and the shipped models is hash-checked against the SHA-256 the profile
+    recorded and copied into ``data_dir()/models/<module>/``; the copy is what the profile then
+    names.  An FFTW wisdom reference other than the data directory is dropped (never read).  Then
+    :func:`check_paths_inside` — anything still pointing elsewhere is refused."""
+    import shutil
+    from dataclasses import replace
+
+    from nomad_muse.paths import data_dir, models_dir
+
+    roots = (models_dir().resolve(), data_dir().resolve())
+    modules = dict(profile.modules)
+    for m, c in profile.modules.items():
+        p = c.model_path()
+        if any(p.resolve().is_relative_to(r) for r in roots):
+            continue
+        if not p.is_file():
+            raise ProfileError(f"{source}: modules.{m}.model={str(p)!r} does not exist; nothing to import")
+        if model_file_sha256(p) != c.model_sha256:
+            raise ProfileError(f"{source}: modules.{m}.model={str(p)!r} does not match its recorded model_sha256; refused")
+        dest_dir = data_dir() / "models" / m
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        for f in (p, p.with_suffix(".bin")) if p.suffix.lower() == ".xml" else (p,):
+            if f.is_file():
+                tmp = dest_dir / (f.name + ".part")
+                shutil.copyfile(f, tmp)
+                tmp.replace(dest_dir / f.name)
+        dest = dest_dir / p.name
+        if model_file_sha256(dest) != c.model_sha256:
+            raise ProfileError(f"{source}: modules.{m}.model changed while it was being copied; try again")
+        modules[m] = replace(c, model=str(dest))
+    wisdom = profile.fftw_wisdom
+    if wisdom and Path(wisdom).resolve() != roots[1]:
+        # never read from elsewhere: the analyzer plans afresh here (its wisdom lives in the data dir)
+        log.warning("%s: fftw_wisdom=%r is not this data directory; not imported", source, wisdom)
+        wisdom = None
+    out = replace(profile, modules=modules, fftw_wisdom=wisdom)
+    check_paths_inside(out, source)
+    return out
+
+
 @dataclass(frozen=True)
 class ActiveConfig:
     """What the runtime uses: the tuned sizes and, per module, candidates with their model files."""
