@@ -55,3 +55,13 @@ def test_generate_over_existing_file_and_into_a_directory(tmp_path):
     assert p.returncode == 0, p.stderr
     assert out.read_bytes()[:4] == b"MThd"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["existing.mid"]
+
+
+@pytest.mark.parametrize("args", [("--tempo", "0"), ("--tempo", "-5"), ("--tempo", "nan"), ("--tempo", "3"),
+                                  ("--tempo", "1e9"), ("--seed", "-1")])
+def test_generate_bad_tempo_or_seed_is_one_line(tmp_path, args):
+    out = tmp_path / "t.mid"
+    p = subprocess.run([sys.executable, "-m", "nomad_muse", "generate", "--bars", "1", *args, "-o", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and args[0] in p.stderr, p.stderr
+    assert not out.exists()

@@ -49,6 +49,13 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
                 raise ParameterError("give either a PROMPT file or --bundled, not both")
             prompt = bundled_prompt(bundled)
 
+        from nomad_muse.generator.midi_io import TEMPO_RANGE
+
+        lo, hi = TEMPO_RANGE
+        if not lo <= tempo <= hi:  # also refuses nan; 0 divided, 3 or 1e9 did not fit a MIDI tempo
+            raise ParameterError(f"--tempo {tempo:g} must be between {lo:g} and {hi:g} BPM")
+        if seed is not None and seed < 0:
+            raise ParameterError(f"--seed {seed} must be 0 or more")
         if mode not in ("auto", "drums", "tonal"):
             raise ParameterError(f"--mode {mode!r} must be auto, drums or tonal")
         cands, model_path, _ = _choice(backend, profile, model)
