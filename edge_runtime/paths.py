@@ -6,7 +6,9 @@ package), and the user's data and cache directories (platformdirs).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -46,3 +48,46 @@ def cache_dir() -> Path:
 def ov_cache_dir() -> Path:
     """OpenVINO compiled-model cache (``CACHE_DIR``)."""
     return cache_dir() / "openvino"
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path, *, what: str = "output"):
+    """Yield a temporary path in ``path``'s folder; on success it is renamed onto ``path`` (``os.replace``).
+
+    A crash, kill or full disk while writing leaves an existing ``path``
+    intact and no half-written file under its name (the temp file is removed
+    on any exception).  A folder given as ``path`` or an unwritable folder
+    raises :class:`~nomad_muse.errors.ParameterError` naming the path,
+    before anything is written.  An existing device or pipe (``/dev/null``,
+    ``/dev/full``, a FIFO) is written in place, never replaced.
+    """
+    from nomad_muse.errors import ParameterError
+
+    p = Path(path)
+    if p.is_dir():
+        raise ParameterError(f"{what} {p} is a directory; give a file name")
+    if p.exists() and not p.is_file():
+        # a device or pipe (-o /dev/null, /dev/full, a FIFO): written straight through, never replaced
+        try:
+            yield p
+        except OSError as err:
+            raise ParameterError(f"{what} {p}: cannot write ({err.strerror or err})") from None
+        return
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
+        os.close(fd)
+    except OSError as err:
+        raise ParameterError(f"{what} {p}: cannot write there ({err.strerror or err})") from None
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise ParameterError(f"{what} {p}: cannot write ({err.strerror or err})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -123,7 +123,10 @@ def run_demo(*, input_path: Path | None, prompt_path: Path | None, out_dir: Path
                  score.tempo_bpm, score.time_signatures)
     midi = write_midi(cont, out_dir / "continuation.mid")
     wav = out_dir / "render.wav"
-    sf.write(str(wav), np.clip(mix[:n], -1.0, 1.0), sr, subtype="PCM_16")
+    from nomad_muse.paths import atomic_output
+
+    with atomic_output(wav, what="WAV output") as tmp:
+        sf.write(str(tmp), np.clip(mix[:n], -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
     summary = {
         "input": str(inp), "prompt": str(prm), "seconds": n / sr, "wall_s": wall, "sample_rate": sr,
         "block_size": bs, "block_ms": cfg.period_s * 1000, "lookahead_beats": cfg.lookahead_beats,

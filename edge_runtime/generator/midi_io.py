@@ -183,6 +183,8 @@ def write_midi(score: Score, path: str | Path, *, ticks_per_beat: int = 480) -> 
             track.append(msg.copy(time=t - last))
             last = t
         mf.tracks.append(track)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    mf.save(str(p))
+    from nomad_muse.paths import atomic_output
+
+    with atomic_output(p, what="MIDI output") as tmp:  # temp file + rename: an old file survives a crash
+        mf.save(str(tmp))
     return p
