@@ -128,3 +128,21 @@ def test_an_imported_profile_pointing_outside_the_data_dir_is_refused_unless_has
     # a wisdom reference elsewhere is dropped, never read
     ok = ModuleChoice("classifier", "onnxruntime", "CPU", "fp32", "classifier.onnx", "0" * 64)
     assert adopt_files(MachineProfile(fp, "2026-01-01", {"classifier": ok}, TunedConfig(), fftw_wisdom=str(outside))).fftw_wisdom is None
+
+
+def test_a_malformed_field_is_refused_on_read_and_load_falls_back_naming_it(tmp_path, monkeypatch):
+    import json as _json
+
+    from nomad_muse.machine_profile import MachineProfile, ModuleChoice, ProfileError, TunedConfig, default_profile_path, read_profile, resolve
+
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "home"))
+    choice = ModuleChoice("classifier", "onnxruntime", "CPU", "fp32", "classifier.onnx", "0" * 64)
+    d = MachineProfile("fp", "2026-01-01", {"classifier": choice}, TunedConfig()).to_dict()
+    d["modules"]["classifier"]["precision"] = "fp64"
+    p = default_profile_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(_json.dumps(d))
+    with pytest.raises(ProfileError, match=r"modules\.classifier\.precision='fp64'"):
+        read_profile(p)
+    a = resolve(fingerprint="fp")
+    assert a.source == "defaults" and "modules.classifier.precision" in a.notes[0]

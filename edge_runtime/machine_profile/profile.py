@@ -123,6 +123,32 @@ class ModuleChoice:
     source_model: str = ""
     source_sha256: str = ""
 
+    def __post_init__(self) -> None:
+        """Validate every field, so a malformed profile is refused when read (naming the field),
+        never later by whichever command first touches it."""
+        import re
+
+        from nomad_muse.backends.base import PRECISIONS
+        from nomad_muse.backends.registry import RUNTIMES
+
+        f = f"modules.{self.module}"
+        if self.module not in MODULES:
+            raise ParameterError(f"{f}: module={self.module!r} must be one of {', '.join(MODULES)}")
+        if self.runtime not in RUNTIMES:
+            raise ParameterError(f"{f}.runtime={self.runtime!r} must be one of {', '.join(RUNTIMES)}")
+        if self.precision not in PRECISIONS:
+            raise ParameterError(f"{f}.precision={self.precision!r} must be one of {', '.join(PRECISIONS)}")
+        if not isinstance(self.device, str) or not re.fullmatch(r"[A-Z]+(\.\d+)?", self.device):
+            raise ParameterError(f"{f}.device={self.device!r} must be a device name such as CPU or GPU.0")
+        if not isinstance(self.model, str) or not self.model:
+            raise ParameterError(f"{f}.model={self.model!r} must be a model file name or path")
+        for name in ("model_sha256",) + (("source_sha256",) if self.source_sha256 else ()):
+            v = getattr(self, name)
+            if not isinstance(v, str) or not re.fullmatch(r"[0-9a-f]{64}", v):
+                raise ParameterError(f"{f}.{name}={v!r} must be a SHA-256 hex digest")
+        if self.p99_ms is not None and not (isinstance(self.p99_ms, (int, float)) and 0 <= self.p99_ms < 1e6):
+            raise ParameterError(f"{f}.p99_ms={self.p99_ms!r} must be a latency in ms")
+
     @property
     def candidate(self) -> Candidate:
         return Candidate(self.runtime, self.device, self.precision)
