@@ -91,13 +91,7 @@ def logmel_frames(y: np.ndarray, sr: int = SR_TRAIN) -> np.ndarray:
     Frame i covers samples ``[i*hop, i*hop + n_fft)``; audio shorter than one
     frame is zero-padded to one frame.
     """
-    n_fft, hop = frame_params(sr)
-    y = np.asarray(y, dtype=np.float32)
-    if y.size < n_fft:
-        y = np.pad(y, (0, n_fft - y.size))
-    n = 1 + (y.size - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
-    return logmel_frame(y[idx], sr)
+    return logmel_frame(_frames(y, sr), sr)
 
 
 def window_level_dbfs(mean_squares) -> float:
@@ -108,13 +102,19 @@ def window_level_dbfs(mean_squares) -> float:
 
 def frame_mean_squares(y: np.ndarray, sr: int = SR_TRAIN) -> np.ndarray:
     """Mean square of each frame's samples (same framing as :func:`logmel_frames`)."""
+    return np.mean(np.square(_frames(y, sr), dtype=np.float64), axis=1)
+
+
+def _frames(y: np.ndarray, sr: int) -> np.ndarray:
+    """``[n_frames, n_fft]`` float32 view-copy of ``y``: frame i = samples ``[i*hop, i*hop + n_fft)``,
+    audio shorter than one frame zero-padded to one frame (the framing of both functions above)."""
     n_fft, hop = frame_params(sr)
     y = np.asarray(y, dtype=np.float32)
     if y.size < n_fft:
         y = np.pad(y, (0, n_fft - y.size))
     n = 1 + (y.size - n_fft) // hop
     idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
-    return np.mean(np.square(y[idx], dtype=np.float64), axis=1)
+    return y[idx]
 
 
 def context_windows(y: np.ndarray, *, step: int = 1, silence_dbfs: float | None = None, sr: int = SR_TRAIN) -> list[tuple[int, np.ndarray]]:
