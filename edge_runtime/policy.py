@@ -152,6 +152,15 @@ def env_override_source(module: str, environ: Mapping[str, str] | None = None) -
     return None, None
 
 
+def forced_candidates(module: str, probe: ProbeRecord, override: str, *, field: str) -> tuple[list[Candidate], tuple[str, ...]]:
+    """(candidates, reasons) when ``override`` is forced first: checked against this machine
+    (:func:`check_override`), the policy's order behind it as fallbacks, INT8 only if forced
+    (the shipped model is FP32; other INT8 candidates have no file to run)."""
+    forced = check_override(module, probe, override, field=field)
+    plan = plan_backends(module, probe, override=str(forced))
+    return [c for c in plan.candidates if c.precision != "int8" or c == forced], plan.reasons
+
+
 def check_override(module: str, probe: ProbeRecord, override: str, *, field: str = "backend") -> Candidate:
     """The parsed override if this machine can run it, else :class:`ParameterError` naming ``field``
     (``MUSE_BACKEND``, ``--backend`` …) and what this machine supports for ``module``.

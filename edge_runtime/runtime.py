@@ -69,7 +69,7 @@ def choose(
 ) -> Choice:
     """The decision :func:`select` loads; see the module docstring for the precedence."""
     from nomad_muse.paths import models_dir
-    from nomad_muse.policy import check_override, default_candidates, plan_backends
+    from nomad_muse.policy import default_candidates, forced_candidates
     from nomad_muse.probe import probe
 
     spec = spec_for(module)
@@ -78,11 +78,8 @@ def choose(
     if candidates is not None:
         return Choice(spec, tuple(candidates), path, "explicit candidates")
     if backend:
-        rec = probe()
-        forced = check_override(module, rec, backend, field="--backend")
-        plan = plan_backends(module, rec, override=str(forced))
-        cands = [c for c in plan.candidates if c.precision != "int8" or c == forced]
-        return Choice(spec, tuple(cands), path, "--backend", plan.reasons)
+        cands, reasons = forced_candidates(module, probe(), backend, field="--backend")
+        return Choice(spec, tuple(cands), path, "--backend", reasons)
     if model is not None:
         return Choice(spec, tuple(default_candidates(module, probe(), environ)), path, "--model")
     active = active if active is not None else resolve(profile)

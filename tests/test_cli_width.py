@@ -21,23 +21,14 @@ def _fits(text: str) -> None:
     assert not wide, wide
 
 
-def test_bench_history_keeps_the_run_id_at_80_columns(tmp_path):
+def test_bench_history_keeps_the_run_id_at_80_columns(tmp_path, monkeypatch):
     from nomad_muse.machine_profile import RunStore
 
-    home = tmp_path / "h"
-    env = {"MUSE_HOME": str(home)}
-    old = os.environ.get("MUSE_HOME")
-    os.environ["MUSE_HOME"] = str(home)
-    try:
-        store = RunStore()
-        ids = [store.add("bench", {"x": i}, summary="generator onnxruntime/CPU/fp32 p99 46.6 µs; classifier openvino/CPU/bf16 "
-                                                     "p99 80.1 µs; realtime block 128 cpu 9.1 % of one core, 0 misses") for i in range(3)]
-    finally:
-        if old is None:
-            os.environ.pop("MUSE_HOME")
-        else:
-            os.environ["MUSE_HOME"] = old
-    r = _muse80("bench", "history", env=env)
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "h"))
+    store = RunStore()
+    ids = [store.add("bench", {"x": i}, summary="generator onnxruntime/CPU/fp32 p99 46.6 µs; classifier openvino/CPU/bf16 "
+                                                 "p99 80.1 µs; realtime block 128 cpu 9.1 % of one core, 0 misses") for i in range(3)]
+    r = _muse80("bench", "history")
     assert r.returncode == 0, r.stderr
     _fits(r.stdout)
     for i in ids:

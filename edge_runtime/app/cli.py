@@ -76,18 +76,16 @@ def _info_record() -> dict:
     from nomad_muse.machine_profile import resolve
     from nomad_muse.policy import MODULES, plan_backends
     from nomad_muse.probe import probe
+    from nomad_muse.runtime import choose
 
     rec = probe()
     active = resolve(fingerprint=rec.fingerprint)
     modules = {}
     for m in MODULES:
-        cands, path, source, why = active.explain(m)
-        plan = plan_backends(m, rec)
-        if cands is None:  # the default policy's order, on the shipped model
-            cands, why = list(plan.candidates), tuple(why) + plan.reasons
-        usable = [c for c in cands if c.precision != "int8" or path is not None]  # INT8 needs a calibrated variant
-        modules[m] = {"choice": str(usable[0]) if usable else None, "candidates": [str(c) for c in usable],
-                      "source": source, "model": str(path or paths.models_dir() / f"{m}.onnx"), "reasons": list(why)}
+        c = choose(m, active=active)  # the one place that chooses: what the commands will load
+        why = c.reasons + (plan_backends(m, rec).reasons if c.source == "defaults" else ())
+        modules[m] = {"choice": str(c.candidates[0]) if c.candidates else None, "candidates": [str(x) for x in c.candidates],
+                      "source": c.source, "model": str(c.path), "reasons": list(why)}
     shipped = sorted(p.name for p in paths.models_dir().iterdir() if p.suffix in (".onnx", ".xml", ".json"))
     return {
         "version": __version__,

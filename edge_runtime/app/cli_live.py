@@ -140,13 +140,14 @@ def register(app: typer.Typer) -> None:
 
                 def status_line(r) -> None:
                     t = r.engine.frames / max(1, r.cfg.sample_rate)
-                    if not no_dashboard and not as_json and t - last[0] >= 10.0:
+                    if t - last[0] >= 10.0:
                         last[0] = t
                         c = r.engine.counters
                         con.print(f"live {t:.0f} s: xruns {c.xruns}, deadline misses {c.deadline_misses}, "
                                   f"MIDI out {c.midi_out_sent}", highlight=False)
 
-                res = runner.run(duration, on_tick=status_line, tick_s=0.5)
+                quiet = no_dashboard or as_json  # asked for no dashboard: no status lines either
+                res = runner.run(duration, on_tick=None if quiet else status_line, tick_s=0.5)
             else:
                 from nomad_muse.engine.dashboard import render
 

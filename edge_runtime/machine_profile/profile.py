@@ -257,12 +257,18 @@ def default_profile_path() -> Path:
     return data_dir() / PROFILE_NAME
 
 
-def sha256_file(path: Path) -> str:
+def _sha256_of(paths) -> str:
+    """One SHA-256 over the files' bytes in order, read in 1 MiB chunks."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    for p in paths:
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
     return h.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    return _sha256_of([path])
 
 
 def model_file_sha256(path: Path) -> str:
@@ -270,13 +276,7 @@ def model_file_sha256(path: Path) -> str:
     path = Path(path)
     if path.suffix.lower() != ".xml":
         return sha256_file(path)
-    h = hashlib.sha256()
-    for p in (path, path.with_suffix(".bin")):
-        if p.is_file():
-            with open(p, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-    return h.hexdigest()
+    return _sha256_of(p for p in (path, path.with_suffix(".bin")) if p.is_file())
 
 
 def read_profile(path: Path) -> MachineProfile:

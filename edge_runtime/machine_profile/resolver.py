@@ -152,17 +152,14 @@ class ActiveConfig:
         ``source`` is ``"env MUSE_X_BACKEND"``, ``"profile <path>"`` or
         ``"defaults"``; candidates None means the default policy's order.
         """
-        from nomad_muse.policy import check_override, env_override_source, plan_backends
+        from nomad_muse.policy import env_override_source, forced_candidates
 
         var, value = env_override_source(module, environ)
         if value:
             from nomad_muse.probe import probe
 
-            rec = probe()
-            forced = check_override(module, rec, value, field=var)
-            plan = plan_backends(module, rec, override=str(forced))
-            cands = [c for c in plan.candidates if c.precision != "int8" or c == forced]
-            return cands, None, f"env {var}", (f"{var}={value} overrides the machine profile",) + plan.reasons
+            cands, reasons = forced_candidates(module, probe(), value, field=var)
+            return cands, None, f"env {var}", (f"{var}={value} overrides the machine profile",) + reasons
         if self.profile is None or module not in self.profile.modules:
             return None, None, "defaults", self.notes
         c = self.profile.modules[module]
