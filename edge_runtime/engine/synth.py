@@ -200,11 +200,11 @@ class FluidSynthRenderer:
 
     def __init__(self, sr: int, soundfont: str | Path, *, gain: float = 0.5) -> None:
         import contextlib
-        import sys
+        import io
 
         # pyfluidsynth prints "'fluidsynth' was found at ..." on stdout when $CI is set;
-        # stdout carries our --json output, so its import chatter goes to stderr.
-        with contextlib.redirect_stdout(sys.stderr):
+        # stdout carries our --json output and stderr our one-line errors, so the chatter is dropped.
+        with contextlib.redirect_stdout(io.StringIO()):
             import fluidsynth  # optional: `pip install pyfluidsynth` plus the system libfluidsynth
 
         self.sr = int(sr)
