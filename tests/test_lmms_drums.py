@@ -1,4 +1,4 @@
-"""LMMS projects → GM drum MIDI (training.lmms_drums), on real lmms-common projects (tests/data/lmms/).
+"""LMMS projects → GM drum MIDI (training.lmms), on real lmms-common projects (tests/data/lmms/).
 
 Needs neither LMMS nor /usr/share/lmms: the samples are copies (see tests/data/lmms/README.md);
 variants (muted, sf2player, kicker, corrupt) are made from them in tmp_path.
@@ -19,7 +19,7 @@ import pytest
 from nomad_muse.generator import vocab as V
 from nomad_muse.generator.midi_io import read_midi
 from nomad_muse.generator.tokenizer import HEADER_LEN, score_streams
-from nomad_muse.training.lmms_drums import (
+from nomad_muse.training.lmms import (
     CONVERTER_VERSION,
     LMMS_PROJECTS_DIR,
     ProjectError,
@@ -35,7 +35,7 @@ from nomad_muse.training.lmms_drums import (
     project_hits,
     read_project_xml,
 )
-from nomad_muse.training.lmms_drums import _automation_length, _int, _pattern_length
+from nomad_muse.training.lmms.project import _automation_length, _int, _pattern_length
 
 DATA = Path(__file__).parent / "data" / "lmms"
 GRESHZ = DATA / "Greshz-CoolSnip.mmpz"  # LMMS 0.4.5, compressed, song-level patterns

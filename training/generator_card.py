@@ -30,7 +30,7 @@ from nomad_muse.generator.keys import scale_pitch_classes
 from nomad_muse.generator.midi_io import read_midi
 from nomad_muse.generator.tokenizer import score_streams
 from nomad_muse.training.generator_data import find_midi_files, split_files
-from nomad_muse.training.lmms_drums import provenance as lmms_provenance_line
+from nomad_muse.training.lmms import provenance as lmms_provenance_line
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -28,7 +28,7 @@ RESERVED_MUSIC21 = ("monteverdi", "trecento")
 DEFAULT_MUSIC21 = ("bach", "palestrina")
 #: Debian packages whose MIDI files we train on (GM multitrack, channel-10 drums)
 DEBIAN_MIDI_DIRS = (Path("/usr/share/planetblupi/music"),)
-#: Debian lmms-common's demo projects: their drum parts are converted to GM drum MIDI (training.lmms_drums)
+#: Debian lmms-common's demo projects: their drum parts are converted to GM MIDI (training.lmms)
 LMMS_PROJECT_DIRS = (Path("/usr/share/lmms/projects"),)
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
@@ -82,7 +82,7 @@ def lmms_drum_root(data_dir: Path) -> Path | None:
     """``data_dir/lmms_drums``: the drum parts of lmms-common's projects as GM drum MIDI, converted
     once and cached (reconverted when missing or made by another converter version); None without
     lmms-common or without drums."""
-    from nomad_muse.training.lmms_drums import ensure_converted
+    from nomad_muse.training.lmms import ensure_converted
 
     return ensure_converted(Path(data_dir) / "lmms_drums", LMMS_PROJECT_DIRS)
 

@@ -5,7 +5,7 @@
 Data: music21's bundled corpus exported as MIDI (tonal; reserved collections
 refused), the Debian package ``planetblupi-music-midi`` (GM multitrack
 with channel-10 drums) and, when ``lmms-common`` is installed, the drum parts
-of its demo projects converted to GM drum MIDI (``training.lmms_drums``,
+of its demo projects converted to GM drum MIDI (``training.lmms``,
 cached in ``DATA_DIR/lmms_drums``), plus any ``--extra`` directories of MIDI files.
 Split by file; augmentation ±2 semitones (tonal only) and ±10 % tempo.
 Runs on CUDA when available, else CPU.
