@@ -91,7 +91,7 @@ def _prompt_density() -> float:
     """Tokens per beat in the bundled tonal prompt (what the generator must produce in real time)."""
     from nomad_muse.generator import vocab as V
     from nomad_muse.generator.midi_io import read_midi
-    from nomad_muse.generator.session import bundled_prompt
+    from nomad_muse.generator.prompt import bundled_prompt
     from nomad_muse.generator.tokenizer import HEADER_LEN, require_stream
 
     toks = require_stream(read_midi(bundled_prompt("tonal")), "tonal").tokens[HEADER_LEN:]

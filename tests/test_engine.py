@@ -79,7 +79,7 @@ def test_token_timeline_matches_the_tokenizer_on_a_generated_stream():
     from nomad_muse.generator import vocab as V
     from nomad_muse.generator.engine import Generator, SamplingConfig
     from nomad_muse.generator.midi_io import read_midi
-    from nomad_muse.generator.session import bundled_prompt, prompt_tail
+    from nomad_muse.generator.prompt import bundled_prompt, prompt_tail
     from nomad_muse.generator.tokenizer import decode, require_stream
 
     s = require_stream(read_midi(bundled_prompt("tonal")), "tonal")
@@ -211,7 +211,8 @@ def test_analyzer_pauses_while_cpu_is_short_and_counts():
 @needs_classifier
 def test_classifier_late_skips_audio_and_keeps_last_result():
     from nomad_muse.classifier.stream import load_classifier_model
-    from nomad_muse.engine.core import ClassifierWorker, Engine
+    from nomad_muse.engine.classifier_worker import ClassifierWorker
+    from nomad_muse.engine.core import Engine
 
     e = Engine(EngineConfig(classifier_backlog_ms=50), realtime=True)
     cw = ClassifierWorker(e, load_classifier_model().model)
@@ -237,7 +238,7 @@ def test_demo_writes_the_three_outputs(demo_run):
 
     from nomad_muse.examples import example_path
     from nomad_muse.generator.midi_io import read_midi
-    from nomad_muse.generator.session import bundled_prompt
+    from nomad_muse.generator.prompt import bundled_prompt
 
     s = demo_run.summary
     prompt = read_midi(bundled_prompt("tonal"))
@@ -273,7 +274,7 @@ def test_demo_on_user_material_drums(tmp_path):
     from nomad_muse.engine.offline import run_demo
     from nomad_muse.examples import example_path
     from nomad_muse.generator.midi_io import read_midi
-    from nomad_muse.generator.session import bundled_prompt
+    from nomad_muse.generator.prompt import bundled_prompt
     from nomad_muse.gm import DRUM_CHANNEL
 
     res = run_demo(input_path=example_path("classify_drums.flac"), prompt_path=bundled_prompt("drums"),
@@ -423,7 +424,7 @@ def test_midi_clock_follower_is_not_fooled_by_period_quantised_arrival():
 
 def test_a_new_prompt_cancels_the_old_continuation_from_its_bar_line():
     from nomad_muse.generator.midi_io import read_midi
-    from nomad_muse.generator.session import bundled_prompt
+    from nomad_muse.generator.prompt import bundled_prompt
 
     p = _pipeline(lookahead_beats=8.0, renderer="builtin")
     g, e = p.generator, p.engine

@@ -42,7 +42,8 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
     ) -> None:
         """Continue a MIDI prompt (or start from nothing) in drum or tonal mode."""
         from nomad_muse.generator.intensity import parse_temperature
-        from nomad_muse.generator.session import bundled_prompt, generate_file
+        from nomad_muse.generator.prompt import bundled_prompt
+        from nomad_muse.generator.session import generate_file
 
         if bundled:
             if prompt is not None:

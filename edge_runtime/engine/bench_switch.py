@@ -28,7 +28,7 @@ import numpy as np
 
 def _stress_loop(stop, counter, seconds: float) -> None:
     from nomad_muse.generator.engine import Generator, SamplingConfig
-    from nomad_muse.generator.session import bundled_prompt, prompt_tail
+    from nomad_muse.generator.prompt import bundled_prompt, prompt_tail
     from nomad_muse.generator.midi_io import read_midi
     from nomad_muse.generator.tokenizer import require_stream
     from nomad_muse.generator import vocab as V

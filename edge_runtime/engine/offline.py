@@ -68,7 +68,7 @@ def run_demo(*, input_path: Path | None, prompt_path: Path | None, out_dir: Path
     from nomad_muse.engine.setup import build_pipeline
     from nomad_muse.examples import example_path
     from nomad_muse.generator.midi_io import Note, Score, read_midi, write_midi
-    from nomad_muse.generator.session import bundled_prompt
+    from nomad_muse.generator.prompt import bundled_prompt
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():

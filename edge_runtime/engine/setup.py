@@ -6,7 +6,11 @@ import logging
 from dataclasses import dataclass, field
 
 from nomad_muse.engine.config import EngineConfig
-from nomad_muse.engine.core import AnalyzerWorker, CaptureWorker, ClassifierWorker, Engine, GeneratorWorker, RenderWorker
+from nomad_muse.engine.analyzer_worker import AnalyzerWorker
+from nomad_muse.engine.classifier_worker import CaptureWorker, ClassifierWorker
+from nomad_muse.engine.core import Engine
+from nomad_muse.engine.generator_worker import GeneratorWorker
+from nomad_muse.engine.renderer_worker import RenderWorker
 from nomad_muse.errors import BackendError
 
 log = logging.getLogger(__name__)

@@ -8,38 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from nomad_muse.errors import ParameterError
-from nomad_muse.generator import vocab as V
-from nomad_muse.generator.engine import Generator, SamplingConfig, header_tokens
+from nomad_muse.generator.engine import Generator, SamplingConfig
 from nomad_muse.generator.intensity import AutoTemperature, auto_temperature
 from nomad_muse.generator.keys import key_name, parse_key
 from nomad_muse.generator.midi_io import Score, read_midi, write_midi
-from nomad_muse.generator.tokenizer import HEADER_LEN, decode, require_stream
+from nomad_muse.generator.prompt import FAMILY_PROGRAM, prime, prompt_tokens
+from nomad_muse.generator.tokenizer import decode
 from nomad_muse.gm import DRUM_CHANNEL, TONAL_FAMILIES
-
-MAX_PRIME_TOKENS = 1024
-FAMILY_PROGRAM = {"piano": 0, "mallets": 11, "organ": 19, "guitar": 24, "bass": 33, "strings": 48, "vocals": 52,
-                  "brass": 61, "woodwind": 73, "synth": 81}
-
-
-BUNDLED = {"tonal": "tonal_c_major.mid", "drums": "drums_rock.mid"}
-
-
-def bundled_prompt(name: str) -> Path:
-    """Path of a prompt shipped in ``models/prompts`` (``tonal`` or ``drums``)."""
-    from nomad_muse.paths import models_dir
-
-    if name not in BUNDLED:
-        raise ParameterError(f"--bundled {name!r} must be one of {', '.join(BUNDLED)}")
-    return models_dir() / "prompts" / BUNDLED[name]
-
-
-def prompt_tail(tokens: list[int], limit: int = MAX_PRIME_TOKENS) -> list[int]:
-    """Header + the body's last bars that fit in ``limit`` tokens (the prompt is run once)."""
-    header, body = tokens[:HEADER_LEN], tokens[HEADER_LEN:]
-    if len(body) <= limit:
-        return header + body
-    bars = [i for i, t in enumerate(body) if t == V.BAR and len(body) - i <= limit]
-    return header + body[bars[0] if bars else len(body) - limit :]
 
 
 def generate_file(
@@ -72,29 +47,17 @@ def generate_file(
     if prompt is not None:
         score = read_midi(prompt)
         notes_msg.extend(score.warnings)
-        if mode == "auto":
-            mode = "drums" if len(score.drum_notes) > len(score.tonal_notes) else "tonal"
-        stream = require_stream(score, mode)
-        tokens = [t for t in stream.tokens if t != V.EOS]
-        k = user_key or stream.key
-        if mode == "tonal":
-            tokens[2] = V.key_token(k)
-        family = stream.family
+    p = prompt_tokens(score, mode, key=user_key, tempo_bpm=None if score else tempo, family=family)
+    mode, k, family, tokens = p.mode, p.key, p.family, list(p.tokens)
+    if score is not None:
         tempo = score.tempo_bpm
-    else:
-        if mode == "auto":
-            mode = "tonal"
-        k = (user_key or (0, "major")) if mode == "tonal" else None
-        tokens = header_tokens(mode, family, k, tempo)
-    if mode == "drums":
-        if user_key:
-            notes_msg.append("--key ignored in drum mode (no scale logic)")
-        k = None
+    if mode == "drums" and user_key:
+        notes_msg.append("--key ignored in drum mode (no scale logic)")
     if auto is not None:
         temperature = auto_temperature(score, auto)
     cfg = SamplingConfig(temperature=temperature, top_p=top_p, seed=seed)
     gen = Generator(model_path, candidates=candidates)
-    gen.prime(prompt_tail(tokens), mode=mode, key=k)
+    prime(gen, p)
     new = gen.generate(bars, cfg, unit=chunk)
     full = tokens + new
     n_prompt = len(decode(tokens).notes)
