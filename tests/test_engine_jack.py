@@ -71,16 +71,18 @@ def test_click_arrives_after_exactly_the_reported_latency(jack_server):
     assert lat > 0
     x = r.p.captured_input()[:, 0]
     got = np.flatnonzero(np.abs(x) > 0.5)
-    assert len(got) == len(clicks)
-    offsets = set((got - clicks).tolist())
-    assert len(offsets) == 1, (got - clicks, r.latency_frames)  # every click by the same delay
-    (off,) = offsets
     xruns = r.engine.counters.xruns
-    if off != lat:
-        # an xrun while the streams start (a loaded CI machine) can shift the loop by whole periods;
-        # that is only acceptable when the engine counted it
-        block = r.cfg.block_size
-        assert xruns > 0 and (off - lat) % block == 0, (off, lat, r.latency_frames, xruns)
+    block = r.cfg.block_size
+    if xruns == 0:
+        assert len(got) == len(clicks)
+        assert set((got - clicks).tolist()) == {lat}, (got - clicks, r.latency_frames)  # every click by the same delay
+    else:
+        # an xrun (a loaded CI machine) drops or shifts whole periods: that is only acceptable when the engine
+        # counted it, and every click that did arrive still sits the reported latency plus whole periods late
+        assert 0 < len(got) <= len(clicks), (got, clicks)
+        prev = clicks[np.searchsorted(clicks, got - lat, side="right") - 1]
+        shifts = sorted(set((got - prev - lat).tolist()))
+        assert all(d % block == 0 for d in shifts), (got - prev, r.latency_frames, block, xruns)
 
 
 def test_live_30s_with_midi_in_and_out(jack_server):
