@@ -6,12 +6,15 @@ says what was wrong with which file and what to do.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from nomad_muse.errors import InputError
+
+log = logging.getLogger(__name__)
 
 #: channel count → the BS.1770-4 layout name the loudness meter weights (Table 3)
 LAYOUT_BY_CHANNELS = {1: "mono", 2: "stereo", 5: "5.0", 6: "5.1"}
@@ -22,6 +25,8 @@ MAX_SR_HZ = 192000
 MIN_DURATION_S = 0.4
 #: Read in blocks of this many frames (bounded memory, streaming analyzer path).
 READ_BLOCK = 1 << 17
+#: File names every command that reads audio accepts (analyze, classify, evaluate, adapt).
+AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".oga", ".mp3", ".w64", ".caf")
 
 
 @dataclass(frozen=True)
@@ -92,26 +97,83 @@ def check_block(block: np.ndarray, *, where: str, offset: int) -> None:
         )
 
 
-def iter_blocks(info: AudioInfo, *, block: int = READ_BLOCK, min_duration_s: float = MIN_DURATION_S):
-    """Yield validated float64 blocks ``(n, channels)`` of a probed file."""
+def iter_blocks(info: AudioInfo, *, block: int = READ_BLOCK, min_duration_s: float = MIN_DURATION_S,
+                dtype: str = "float64"):
+    """Yield validated blocks ``(n, channels)`` of a probed file (``dtype`` float64 or float32).
+
+    Memory is one block whatever the file's length: callers that stream
+    (analyze, classify, demo, evaluate, adapt) never hold the whole file."""
     import soundfile as sf
 
     offset = 0
-    try:
-        with sf.SoundFile(info.path) as f:
-            while True:
-                data = f.read(block, dtype="float64", always_2d=True)
-                if data.shape[0] == 0:
-                    break
-                check_block(data, where=info.path, offset=offset)
-                offset += data.shape[0]
-                yield data
-    except InputError:
-        raise
-    except Exception as e:
-        raise InputError(f"{info.path}: reading failed after {offset} samples ({e}); the file looks corrupt or truncated") from None
-    if offset < min(min_duration_s * info.sr, info.frames) or offset == 0:
+    failed = None
+    for size in (block, 4096) if block > 4096 else (block,):
+        # a truncated FLAC/OGG fails on the read that crosses the cut: retry from there in small blocks
+        failed = None
+        try:
+            with sf.SoundFile(info.path) as f:
+                if offset:
+                    f.seek(offset)
+                while True:
+                    data = f.read(size, dtype=dtype, always_2d=True)
+                    if data.shape[0] == 0:
+                        break
+                    check_block(data, where=info.path, offset=offset)
+                    offset += data.shape[0]
+                    yield data
+        except InputError:
+            raise
+        except Exception as e:
+            failed = str(e).split("\n")[-1].strip() or type(e).__name__
+        if failed is None:
+            break
+    need = min(min_duration_s * info.sr, info.frames)
+    if failed is not None and (offset == 0 or offset < need):
+        raise InputError(f"{info.path}: reading failed after {offset} samples ({failed}); the file looks corrupt or truncated")
+    if offset < need or offset == 0:
         raise InputError(f"{info.path}: only {offset} samples could be read; the file looks truncated")
+    declared = max(info.frames, declared_wav_frames(info.path) or 0)
+    if failed is not None or offset < declared:
+        log.warning("%s: truncated: the header declares %.2f s, only %.2f s could be read; using what is there",
+                    info.path, declared / info.sr, offset / info.sr)
+
+
+def declared_wav_frames(path: str | Path) -> int | None:
+    """Frames a RIFF/WAVE header's ``data`` chunk declares (``None``: not a WAV, or a streaming size).
+
+    libsndfile clamps a truncated WAV's length to what is on disk, so the
+    promise in the header is read here (RIFF chunk walk, at most 64 chunks
+    of the first 1 MiB: bounded on hostile files)."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+        return None
+    end = "<" if head[:4] == b"RIFF" else ">"
+    pos, align = 12, None
+    for _ in range(64):
+        if pos + 8 > len(head):
+            return None
+        cid, size = head[pos:pos + 4], struct.unpack(end + "I", head[pos + 4:pos + 8])[0]
+        if cid == b"fmt " and pos + 22 <= len(head):
+            align = struct.unpack(end + "H", head[pos + 20:pos + 22])[0]
+        elif cid == b"data":
+            if not align or size in (0, 0xFFFFFFFF):
+                return None
+            return size // align
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def iter_mono(info: AudioInfo, *, block: int = READ_BLOCK):
+    """Yield float32 mono blocks (the channel mean) of a probed file, one block in memory at a time."""
+    for b in iter_blocks(info, block=block, min_duration_s=0.0, dtype="float32"):
+        yield b.mean(axis=1, dtype=np.float32) if b.shape[1] > 1 else b[:, 0]
+
 
 
 def read_audio(path: str | Path, *, min_duration_s: float = MIN_DURATION_S) -> tuple[np.ndarray, AudioInfo]:

@@ -126,11 +126,12 @@ def labelled_files(directory: Path, mapping: dict[str, str] | None = None) -> li
 
 def clip_embeddings(path: Path, model, silence_dbfs: float = -60.0) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings [n,64], shipped logits [n,11]) of a clip's non-silent serving windows (n may be 0)."""
-    from nomad_muse.audio_io import read_audio
+    from nomad_muse.audio_io import iter_mono, probe_audio
     from nomad_muse.classifier.features import SR_TRAIN, context_windows, resample
 
-    y, info = read_audio(path, min_duration_s=0.0)
-    wins = context_windows(resample(y.mean(axis=1), info.sr, SR_TRAIN), step=1, silence_dbfs=silence_dbfs)
+    info = probe_audio(path, min_duration_s=0.0)
+    mono = np.concatenate(list(iter_mono(info)))  # float32 mono: a quarter of a float64 stereo read
+    wins = context_windows(resample(mono, info.sr, SR_TRAIN), step=1, silence_dbfs=silence_dbfs)
     if len(wins) > MAX_WINDOWS_PER_CLIP:
         pick = np.linspace(0, len(wins) - 1, MAX_WINDOWS_PER_CLIP).round().astype(int)
         wins = [wins[i] for i in pick]

@@ -20,18 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from nomad_muse.audio_io import read_audio
-from nomad_muse.classifier.stream import ClassifierConfig, classify_array, summarise
+from nomad_muse.audio_io import AUDIO_SUFFIXES, iter_mono, probe_audio
+from nomad_muse.classifier.stream import ClassifierConfig, classify_blocks, summarise
 from nomad_muse.errors import InputError, MuseError
 from nomad_muse.gm import FAMILIES
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg")
+__all__ = ["AUDIO_SUFFIXES", "check_dataset_dir", "classify_file", "evaluate_dir"]  # AUDIO_SUFFIXES: the same list analyze reads
 
 
 def classify_file(path: Path, model, config: ClassifierConfig | None = None) -> dict:
     """Timeline + summary for one audio file (any length; a 50 ms one-shot is fine)."""
-    y, info = read_audio(path, min_duration_s=0.0)
-    results, stats = classify_array(y.mean(axis=1).astype(np.float32), info.sr, model, config)
+    info = probe_audio(path, min_duration_s=0.0)
+    results, stats = classify_blocks(iter_mono(info), info.sr, model, config)  # streamed: one block in memory
     summary = summarise(results)
     return {
         "file": str(path),
@@ -67,11 +67,11 @@ def evaluate_dir(directory: Path, model, *, max_files_per_class: int = 500, prog
         files = sorted(p for p in fd.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)[:max_files_per_class]
         for f in files:
             try:
-                y, info = read_audio(f, min_duration_s=0.0)
+                info = probe_audio(f, min_duration_s=0.0)
+                results, _ = classify_blocks(iter_mono(info), info.sr, model)
             except MuseError as e:
                 skipped.append({"file": str(f), "error": str(e)})
                 continue
-            results, _ = classify_array(y.mean(axis=1).astype(np.float32), info.sr, model)
             voiced = [r.probs for r in results if r.family is not None]
             if not voiced:
                 silent += 1

@@ -282,9 +282,20 @@ def summarise(results: Sequence[FrameResult]) -> dict:
 
 def classify_array(y: np.ndarray, sr: int, model: CompiledModel, config: ClassifierConfig | None = None, block: int = 1024):
     """Offline: the streaming classifier over a whole signal in blocks; (results, stats)."""
+    return classify_blocks([y], sr, model, config, block=block)
+
+
+def classify_blocks(blocks, sr: int, model: CompiledModel, config: ClassifierConfig | None = None, block: int = 1024):
+    """Offline: the streaming classifier over mono float32 ``blocks`` of any size (an iterable, e.g. a file
+    read block by block), pushed ``block`` samples at a time; (results, stats).  Memory: one read block."""
     sc = StreamingClassifier(sr, model, config)
     results: list[FrameResult] = []
-    for i in range(0, max(len(y), 1), block):
-        results += sc.push(y[i : i + block])
+    pushed = 0
+    for y in blocks:
+        for i in range(0, len(y), block):
+            results += sc.push(y[i : i + block])
+        pushed += len(y)
+    if pushed == 0:
+        results += sc.push(np.zeros(0, np.float32))
     results += sc.flush()
     return results, sc.stats
