@@ -37,6 +37,9 @@ def test_wheel_carries_packages_models_and_profiles(wheel):
         "nomad_muse/profiles/__init__.py",
         "nomad_muse/hwbench/floor_relu_128.onnx",
         "nomad_muse/examples/example_mix.flac",
+        "nomad_muse/ui/server.py",  # the live view (muse live --ui): its page and script ship in the wheel
+        "nomad_muse/report/templates/live.html",
+        "nomad_muse/report/live.js",
         "nomad_muse/models/prompts/tonal_c_major.mid",
         "nomad_muse/models/prompts/drums_rock.mid",
     ):

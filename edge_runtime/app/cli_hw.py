@@ -192,6 +192,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         status_file: Path = typer.Option(None, "--status-file", help="Status JSON, replaced about once a second (default: <data dir>/status.json)."),
         retry_s: float = typer.Option(2.0, "--retry-s", min=0.1, help="Seconds between attempts while the audio server is away."),
         duration: float = typer.Option(None, "--duration", min=1.0, help="Stop after this many seconds (default: until SIGTERM/Ctrl-C)."),
+        ui: bool = typer.Option(False, "--ui", help="Also serve the live view on 127.0.0.1 (prints the URL; docs/ui.md)."),
+        port: int = typer.Option(None, "--port", help="Port of the live view (with --ui; default: a free port)."),
     ) -> None:
         """Headless mode for a rig: the live engine from the profile, logged to a file, with a status file; restarts the
         audio connection when the audio server comes back. Stops cleanly on SIGTERM (systemd) or Ctrl-C."""
@@ -201,7 +203,17 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         lf = log_file or data_dir() / "serve.log"
         sf = status_file or data_dir() / "status.json"
+        from nomad_muse.app.serve import plan_ui
+
+        if port is not None and not ui:
+            from nomad_muse.errors import ParameterError
+
+            raise ParameterError(f"--port {port}: needs --ui (the port of the live view)")
+        view = plan_ui(port) if ui else None
         console.print(f"muse serve: log {lf}, status {sf} (stop with Ctrl-C or SIGTERM)", highlight=False)
+        if view is not None:
+            console.print(f"live view: {view['url']}", highlight=False, soft_wrap=True)
+            console.file.flush()
         code = run_serve(profile=str(profile) if profile else None, audio_device=audio_device, midi_in=midi_in, midi_out=midi_out,
-                         log_file=lf, status_file=sf, retry_s=retry_s, duration=duration)
+                         log_file=lf, status_file=sf, retry_s=retry_s, duration=duration, ui=view)
         raise typer.Exit(code)

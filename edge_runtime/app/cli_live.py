@@ -102,8 +102,10 @@ def register(app: typer.Typer) -> None:
         list_devices: bool = typer.Option(False, "--list-devices", help="List audio devices and MIDI ports, then exit."),
         as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
         no_adapter: bool = typer.Option(False, "--no-adapter", help="Ignore your classifier adapter (muse adapt classifier)."),
+        ui: bool = typer.Option(False, "--ui", help="Also serve the live view in the browser on 127.0.0.1 (prints the URL; docs/ui.md)."),
+        port: int | None = typer.Option(None, "--port", help="Port of the live view (with --ui; default: a free port)."),
     ) -> None:
-        """Run the engine live on audio and MIDI (JACK) with a dashboard, until Ctrl-C."""
+        """Run the engine live on audio and MIDI (JACK) with a dashboard, until Ctrl-C; --ui adds a browser view."""
         if no_adapter:
             import os
 
@@ -125,13 +127,31 @@ def register(app: typer.Typer) -> None:
                 con.print(f"{d['index']}: {d['name']} [{d['hostapi']}] in {d['in']} out {d['out']} @ {d['sr']:.0f} Hz", highlight=False)
             terminate_portaudio()
             return
+        if port is not None and not ui:
+            from nomad_muse.errors import ParameterError
+
+            raise ParameterError(f"--port {port}: needs --ui (the port of the live view)")
         active = resolve(profile)
         cfg = EngineConfig.from_tuned(active.tuned, follow_midi_clock=follow_clock,
                                       **_flags(block_size, lookahead, chunk, mode, key, renderer, genre, tempo))
+        view = None
         try:
             runner = LiveRunner(cfg, active, audio_device=audio_device, midi_in=midi_in, midi_out=midi_out)
             for n in runner.notes:
                 con.print(f"note: {n}", highlight=False)
+            if ui:
+                from nomad_muse.ui.server import UiServer
+
+                view = UiServer(runner, port=port or 0)
+                try:
+                    url = view.start()
+                except BaseException:
+                    for m in (runner.midi_out, runner.midi_in):
+                        if m is not None:
+                            m.close()
+                    raise
+                con.print(f"live view: {url}", highlight=False, soft_wrap=True)
+                con.file.flush()
             if no_dashboard or as_json or not con.is_terminal:
                 # no terminal (a pipe, a log, a service): plain lines, one status line every 10 s
                 if not as_json:
@@ -155,6 +175,8 @@ def register(app: typer.Typer) -> None:
                 with Live(console=con, refresh_per_second=4, transient=False) as lv:
                     res = runner.run(duration, on_tick=lambda r: lv.update(render(r.engine, ports=ports)), tick_s=0.25)
         finally:
+            if view is not None:
+                view.stop()
             terminate_portaudio()
         failed = res.reason not in ("Ctrl-C", "duration reached")
         if as_json:

@@ -13,12 +13,16 @@ going:
 * SIGTERM / SIGINT (systemd stop, Ctrl-C) → forwarded to the child, which
   stops the stream first, then its workers; the supervisor exits 0.
 
+With ``--ui`` the child also serves the live view (:mod:`nomad_muse.ui`, docs/ui.md) on 127.0.0.1: the
+supervisor picks the port and the token once, so the URL it prints stays valid across restarts of the child.
+
 Everything goes to a log file; a **status file** (JSON, replaced atomically
 about once a second) tells a monitoring script what is happening::
 
     {"state": "running" | "waiting for the audio server" | "starting" | "stopped",
      "pid", "child_pid", "started", "updated", "uptime_s", "restarts", "attempts",
-     "last_error", "engine": {seconds, track_type, family, confidence, counters, timings, backends}}
+     "last_error", "engine": {seconds, track_type, family, confidence, counters, timings, backends},
+     "ui": {"port"} (with --ui; the token is printed, never written to the status file)}
 """
 
 from __future__ import annotations
@@ -73,6 +77,19 @@ def _child(opts: dict, status_q) -> None:
             sys.exit(EXIT_NO_SERVER)
         for n in runner.notes:
             log.info("engine: %s", n)
+        view = None
+        if opts.get("ui"):
+            from nomad_muse.ui.server import UiServer
+
+            view = UiServer(runner, port=opts["ui"]["port"], token=opts["ui"]["token"], title="muse serve")
+            try:
+                view.start()
+            except MuseError:
+                for m in (runner.midi_out, runner.midi_in):
+                    if m is not None:
+                        m.close()
+                raise
+            log.info("live view on 127.0.0.1:%d", view.port)
 
         def tick(r) -> None:
             s = r.engine.snapshot()
@@ -81,7 +98,11 @@ def _child(opts: dict, status_q) -> None:
 
         status_q.put({"state": "running", "engine": {}})
         log.info("engine running: block %d at %d Hz, backends %s", cfg.block_size, cfg.sample_rate, runner.p.backends)
-        res = runner.run(opts["duration"], on_tick=tick, tick_s=1.0)
+        try:
+            res = runner.run(opts["duration"], on_tick=tick, tick_s=1.0)
+        finally:
+            if view is not None:
+                view.stop()
         log.info("engine stopped: %s after %.1f s; counters %s", res.reason, res.seconds, res.counters)
         status_q.put({"state": "stopped", "last_error": None if res.reason in ("Ctrl-C", "duration reached") else res.reason,
                       "engine": {"seconds": res.seconds, "counters": res.counters, "timings": res.timings}})
@@ -97,16 +118,40 @@ def _child(opts: dict, status_q) -> None:
     sys.exit(code)
 
 
+def plan_ui(port: int | None) -> dict:
+    """The live view's port and token for every child of one ``muse serve --ui``: ``port`` or a free one now
+    (bound and released, so a restarted child finds the same URL), and a fresh random token."""
+    import secrets
+    import socket
+
+    from nomad_muse.errors import InputError, ParameterError
+
+    if port is not None and not 0 <= port <= 65535:
+        raise ParameterError(f"--port {port}: must be 0 (a free port) or 1–65535")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port or 0))
+        except OSError as e:
+            raise InputError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({e.strerror or e}); choose another "
+                             "port or leave --port out for a free one") from None
+        p = s.getsockname()[1]
+    token = secrets.token_urlsafe(24)
+    return {"port": p, "token": token, "url": f"http://127.0.0.1:{p}/?token={token}"}
+
+
 def serve(*, profile: str | None = None, audio_device: str | None = None, midi_in: str | None = None, midi_out: str | None = None,
           log_file: Path, status_file: Path, retry_s: float = 2.0, duration: float | None = None,
-          max_restarts: int | None = None) -> int:
-    """Run the engine until SIGTERM/SIGINT, restarting it when the audio server comes back; returns the exit status."""
+          max_restarts: int | None = None, ui: dict | None = None) -> int:
+    """Run the engine until SIGTERM/SIGINT, restarting it when the audio server comes back; returns the exit status.
+    ``ui``: :func:`plan_ui`'s port and token, to serve the live view from every child."""
     log_file, status_file = Path(log_file), Path(status_file)
     for p in (log_file, status_file):
         p.parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(filename=str(log_file), level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     opts = {"profile": profile, "audio_device": audio_device, "midi_in": midi_in, "midi_out": midi_out,
-            "log_file": str(log_file), "duration": duration}
+            "log_file": str(log_file), "duration": duration,
+            "ui": {"port": ui["port"], "token": ui["token"]} if ui else None}
     ctx = mp.get_context("spawn")
     stop = {"flag": False}
     child: list = [None]
@@ -120,6 +165,8 @@ def serve(*, profile: str | None = None, audio_device: str | None = None, midi_i
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     status = {"state": "starting", "pid": os.getpid(), "child_pid": None, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "updated": None, "uptime_s": 0.0, "restarts": 0, "attempts": 0, "last_error": None, "engine": {}}
+    if ui:
+        status["ui"] = {"port": ui["port"]}
     t_start = time.monotonic()
 
     def publish(**changes) -> None:

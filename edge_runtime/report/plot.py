@@ -202,15 +202,22 @@ class Note:
 
 
 def piano_roll(svg_id: str, notes: Sequence[Note], *, beats: tuple[float, float], marker: float | None = None,
-               marker_label: str = "", w: int = 940, h: int = 320, title: str = "piano roll") -> Markup:
+               marker_label: str = "", w: int = 940, h: int = 320, title: str = "piano roll",
+               marker_cls: str = "split", pitch_range: tuple[int, int] | None = None) -> Markup:
     """Notes over beats ``[beats[0], beats[1]]`` with a pitch axis (a label at every C, a grid line per octave),
     a beat axis below (ticks every bar of 4 beats, chosen so labels never overlap, its title at the right end
     beside, not on, the last label) and drums in a lane at the bottom.  ``marker`` draws a dashed vertical line
-    (the continuation point).  Notes outside the window are not drawn; ones crossing its edges are clipped."""
+    (the continuation point; ``marker_cls="now"`` makes it the live page's solid "now" line).  ``pitch_range``
+    (lowest, highest MIDI pitch) fixes the pitch axis, so a scrolling view does not rescale at every frame;
+    by default it fits the notes in the window.  Notes outside the window are not drawn; ones crossing its
+    edges are clipped."""
     b0, b1 = beats
     b1 = max(b1, b0 + 1.0)
-    pitched = [n.pitch for n in notes if not n.drum and n.start + n.duration >= b0 and n.start <= b1] or [60]
-    lo, hi = min(pitched) - 2, max(pitched) + 2
+    if pitch_range is not None:
+        lo, hi = int(pitch_range[0]) - 2, max(int(pitch_range[1]), int(pitch_range[0]) + 1) + 2
+    else:
+        pitched = [n.pitch for n in notes if not n.drum and n.start + n.duration >= b0 and n.start <= b1] or [60]
+        lo, hi = min(pitched) - 2, max(pitched) + 2
     has_drums = any(n.drum for n in notes)
     left, right, top, bottom = 48, 12, 10, 34
     drum_h = 44 if has_drums else 0
@@ -245,7 +252,7 @@ def piano_roll(svg_id: str, notes: Sequence[Note], *, beats: tuple[float, float]
         s.text(left - 5, h - bottom - drum_h / 2 + 4, "drums", class_="tick", text_anchor="end")
         s.line(left, roll_bottom + 3, w - right, roll_bottom + 3, class_="grid")
     if marker is not None and b0 <= marker <= b1:
-        s.line(x(marker), top, x(marker), h - bottom, class_="split")
+        s.line(x(marker), top, x(marker), h - bottom, class_=marker_cls)
         if marker_label:
             s.text(x(marker) + 4, top + 10, marker_label, class_="tick")
     for n in notes:
@@ -254,8 +261,10 @@ def piano_roll(svg_id: str, notes: Sequence[Note], *, beats: tuple[float, float]
         x0, x1 = x(n.start), x(n.start + n.duration)
         if n.drum:
             yy, hh = h - bottom - drum_h + (n.pitch % 12) * (drum_h - 4) / 12, 3.0
-        else:
+        elif lo <= n.pitch <= hi:
             yy, hh = y(n.pitch) - row / 2, max(row, 2.0)
+        else:
+            continue  # outside a fixed pitch range
         s.rect(x0, yy, max(x1 - x0, 1.5), hh, class_=n.cls, data_pitch=n.pitch)
     return s.markup()
 
