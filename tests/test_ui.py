@@ -282,56 +282,68 @@ class TestLivePage:
 
 
 def test_a_stalled_browser_costs_the_engine_no_deadline_misses(jack_server):
-    """Same engine, same UI at its top rate, two equal stretches: no page, then a page that opened the event
-    stream and never reads it.  The stall is real (the server drops frames for it) and the engine's deadline
-    misses and xruns in that stretch are not above the page-less one's (plus a small allowance for a shared
-    machine's noise); a second page keeps getting frames meanwhile."""
+    """Same engine, same view at its top rate, stretches of equal length alternating (so a shared machine's
+    changing load falls on both): no page, a page that opened the event stream and never reads it, no page, a
+    stalled page.  Each stall is real (the server drops frames for it); the engine's deadline misses in the
+    stalled stretches are not above the page-less ones' (plus an allowance for noise); and a second page is
+    still served while one is stalled."""
     from nomad_muse.engine.config import EngineConfig
     from nomad_muse.engine.live import LiveRunner
     from nomad_muse.machine_profile import resolve
     from nomad_muse.ui.server import MAX_RATE_HZ, UiServer
 
     active = resolve()
-    r = LiveRunner(EngineConfig.from_tuned(active.tuned, seed=1), active, midi_in="none", midi_out="none", client="stall")
+    # 1024-sample blocks (21 ms): the engine has the slack that makes its own misses on a loaded shared machine
+    # rare, so a cost of the stalled page would stand out instead of drowning in noise
+    cfg = EngineConfig.from_tuned(active.tuned, seed=1, block_size=1024)
+    r = LiveRunner(cfg, active, midi_in="none", midi_out="none", client="stall")
     ui = UiServer(r, rate_hz=MAX_RATE_HZ)
     ui.start()
     r.start()
-    stalled = None
+    stalled = []
+    counts = {"without": 0, "with": 0, "xruns without": 0, "xruns with": 0}
+    stretch, rounds = 3.0, 3
+
+    def stall():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", ui.port))
+        s.sendall(f"GET /events?token={ui.token} HTTP/1.1\r\nHost: 127.0.0.1:{ui.port}\r\n\r\n".encode())
+        stalled.append(s)
+        d0, t_end = ui.stats()["dropped_client"], time.monotonic() + 30
+        while ui.stats()["dropped_client"] == d0:  # its buffers are full: the server now drops frames for it
+            assert time.monotonic() < t_end, ui.stats()
+            time.sleep(0.1)
+
+    def measure(kind):
+        c = r.engine.counters
+        m0, x0 = c.deadline_misses, c.xruns
+        time.sleep(stretch)
+        counts[kind] += c.deadline_misses - m0
+        counts["xruns " + kind] += c.xruns - x0
+        assert r.poll() is None
+
     try:
         _loopback(jack_server)
         time.sleep(2.0)  # warm-up: first reports, first classifier windows
-
-        def misses():
-            c = r.engine.counters
-            return c.deadline_misses + c.xruns
-
-        stretch = 8.0
-        m0 = misses()
-        time.sleep(stretch)
-        without = misses() - m0
-        assert r.poll() is None
-        stalled = socket.create_connection(("127.0.0.1", ui.port))
-        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stalled.sendall(f"GET /events?token={ui.token} HTTP/1.1\r\nHost: 127.0.0.1:{ui.port}\r\n\r\n".encode())
-        t_end = time.monotonic() + 30
-        while ui.stats()["dropped_client"] == 0:  # the socket buffers are full: the server now drops for it
-            assert time.monotonic() < t_end, ui.stats()
-            time.sleep(0.2)
-        d0, m1 = ui.stats()["dropped_client"], misses()
-        live = Live(None, ui.url, jack_server, None)
-        got = live.events(lambda k, d: k == "tick")  # another page is served meanwhile
+        for _ in range(rounds):
+            measure("without")
+            stall()
+            d0 = ui.stats()["dropped_client"]
+            measure("with")
+            assert ui.stats()["dropped_client"] > d0  # still stalled, still dropping (not queueing) for it
+            stalled.pop().close()
+        stall()
+        got = Live(None, ui.url, jack_server, None).events(lambda k, d: k == "tick")  # another page meanwhile
         assert got["ui"]["streams"] >= 2
-        time.sleep(max(0.0, stretch - 0.5))
-        with_stall = misses() - m1
-        assert r.poll() is None
-        assert ui.stats()["dropped_client"] > d0 and ui.stats()["streams"] >= 1
     finally:
-        if stalled is not None:
-            stalled.close()
+        for s in stalled:
+            s.close()
         r.stop("test")
         ui.stop()
+    print(f"deadline misses in {rounds} x {stretch:g} s: {counts}; live view {ui.stats()}")
     assert ui.stats()["errors"] == 0
-    assert with_stall <= without + max(3, without), (with_stall, without, r.engine.counters.as_dict())
+    assert counts["with"] <= counts["without"] + max(3, counts["without"]), (counts, r.engine.counters.as_dict())
 
 
 def test_serve_ui_serves_the_same_page_from_its_engine_child(jack_server, tmp_path):

@@ -40,7 +40,8 @@
     tb.replaceChildren(rows);
     var u = d.ui;
     text('ui-stats', 'Live view: ' + u.frames + ' frames built at up to ' + u.rate_hz + '/s, ' + ticks + ' received here; stale frames dropped: '
-      + u.dropped_poll + ' before the server took them, ' + u.dropped_client + ' for slow pages; ' + u.streams + ' page(s) open.');
+      + u.dropped_poll + ' before the server took them, ' + u.dropped_client + ' for slow pages; ' + u.streams + ' page(s) open; '
+      + u.build_cpu_ms_mean.toFixed(2) + ' ms CPU per frame (worst ' + u.build_cpu_ms_max.toFixed(1) + ' ms).');
     document.body.setAttribute('data-ticks', String(ticks));
   }
 

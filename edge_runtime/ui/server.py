@@ -113,6 +113,8 @@ class UiServer:
         self.dropped_client = 0  # frames replaced in a stream's mailbox before it was written
         self.refused = 0         # requests answered 403/400/503
         self.errors = 0          # frames that failed to build (logged; the page keeps the last one)
+        self.build_cpu_s = 0.0   # CPU time of the poll thread building frames (s), and its worst frame
+        self.build_cpu_max_s = 0.0
         self._streams: set[_Stream] = set()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -135,7 +137,9 @@ class UiServer:
     def stats(self) -> dict:
         return {"frames": self.frames, "reports": self.reports, "dropped_poll": self.slot.dropped,
                 "dropped_client": self.dropped_client, "streams": len(self._streams), "refused": self.refused,
-                "errors": self.errors, "rate_hz": self.rate_hz}
+                "errors": self.errors, "rate_hz": self.rate_hz,
+                "build_cpu_ms_mean": round(self.build_cpu_s * 1000 / max(self.frames, 1), 3),
+                "build_cpu_ms_max": round(self.build_cpu_max_s * 1000, 3)}
 
     def start(self) -> str:
         try:
@@ -186,6 +190,7 @@ class UiServer:
         midi_in = getattr(self.runner, "midi_in", None)
         nxt = time.perf_counter()
         while not self._stop.is_set():
+            c0 = time.thread_time()
             try:
                 tick = tick_frame(self.engine, self._incoming, midi_in)
                 tick["ui"] = self.stats()
@@ -206,6 +211,9 @@ class UiServer:
                 self.errors += 1
                 if self.errors <= 3:
                     log.warning("live view frame failed: %s: %s", type(e).__name__, e)
+            dc = time.thread_time() - c0
+            self.build_cpu_s += dc
+            self.build_cpu_max_s = max(self.build_cpu_max_s, dc)
             loop = self._loop
             if loop is not None and not loop.is_closed():
                 try:
