@@ -382,3 +382,42 @@ def test_serve_ui_serves_the_same_page_from_its_engine_child(jack_server, tmp_pa
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.mark.parametrize("args", [["--port", "8765"], ["--ui", "--port", "70000"], ["--ui", "--port", "-1"], ["--ui", "--port", "BUSY"]])
+def test_bad_port_is_one_line_and_exit_2_before_the_engine_starts(args, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        args = [a.replace("BUSY", str(busy.getsockname()[1])) for a in args]
+        env = {**os.environ, "JACK_DEFAULT_SERVER": f"none-{uuid.uuid4().hex[:6]}", "JACK_NO_START_SERVER": "1"}
+        r = subprocess.run([sys.executable, "-m", "nomad_muse", "live", *args, "--duration", "1", "--no-dashboard"],
+                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "--port" in lines[0] and "Traceback" not in r.stderr, r.stderr
+
+
+def test_retarget_matches_the_analyzer_comparing_with_that_target():
+    """Switching the page's target is the analyzer's own comparison: the example mix analysed against pop, then
+    retargeted to rock, has rock's band ranges, fine curve and the suggestions the analyzer gives against rock."""
+    from nomad_muse.analyzer import analyze_file
+    from nomad_muse.analyzer.targets import load_target
+    from nomad_muse.examples import example_path
+    from nomad_muse.ui.frames import report_frame, retarget
+
+    pop, rock = load_target("pop"), load_target("rock")
+    path = example_path()
+    vs_pop, vs_rock = analyze_file(path, target=pop), analyze_file(path, target=rock)
+    moved = retarget(vs_pop, rock)
+    assert moved.tonal.target_name == "rock"
+    assert [(b.target_p10_db, b.target_p50_db, b.target_p90_db) for b in moved.tonal.bands] == \
+           [(b.target_p10_db, b.target_p50_db, b.target_p90_db) for b in vs_rock.tonal.bands]
+    assert moved.tonal.target_curve_p50_db == pytest.approx(vs_rock.tonal.target_curve_p50_db, nan_ok=True)
+    assert [(s.kind, s.region) for s in moved.suggestions] == [(s.kind, s.region) for s in vs_rock.suggestions]
+    assert [b.target_p50_db for b in moved.tonal.bands] != [b.target_p50_db for b in vs_pop.tonal.bands]
+    fr = report_frame(vs_pop, target=rock, muted=frozenset(), window_s=10.0)
+    assert fr["target"] == "rock" and 'id="band-chart"' in fr["bands_svg"] and len(fr["meters"]) == 5
+    key = fr["suggestions"][0]["key"]
+    muted = report_frame(vs_pop, target=rock, muted=frozenset({key}), window_s=10.0)
+    assert key not in [s["key"] for s in muted["suggestions"]] and muted["muted_hidden"] >= 1

@@ -131,6 +131,11 @@ def register(app: typer.Typer) -> None:
             from nomad_muse.errors import ParameterError
 
             raise ParameterError(f"--port {port}: needs --ui (the port of the live view)")
+        plan = None
+        if ui:  # the port is checked before the engine starts, so a busy one fails at once with one line
+            from nomad_muse.app.serve import plan_ui
+
+            plan = plan_ui(port)
         active = resolve(profile)
         cfg = EngineConfig.from_tuned(active.tuned, follow_midi_clock=follow_clock,
                                       **_flags(block_size, lookahead, chunk, mode, key, renderer, genre, tempo))
@@ -142,7 +147,7 @@ def register(app: typer.Typer) -> None:
             if ui:
                 from nomad_muse.ui.server import UiServer
 
-                view = UiServer(runner, port=port or 0)
+                view = UiServer(runner, port=plan["port"], token=plan["token"])
                 try:
                     url = view.start()
                 except BaseException:

@@ -119,7 +119,7 @@ def _child(opts: dict, status_q) -> None:
 
 
 def plan_ui(port: int | None) -> dict:
-    """The live view's port and token for every child of one ``muse serve --ui``: ``port`` or a free one now
+    """The live view's port and token (``muse live --ui``; every child of one ``muse serve --ui``): ``port`` or a free one now
     (bound and released, so a restarted child finds the same URL), and a fresh random token."""
     import secrets
     import socket
