@@ -170,6 +170,7 @@ class TestLivePage:
             assert n("#roll line.now") == 1
             wait.until(lambda _: n("#bands svg#band-chart rect.band-bar") >= 5)  # band meters vs the target range
             assert n("#bands rect.band-range") == 7
+            assert n("#curve svg#tonal-curve polyline.measured") >= 1  # the fine curve over the target's
             wait.until(lambda _: txt("meter-integrated_lufs").endswith("LUFS"))
             live_ui.send()  # a phrase on the MIDI keyboard: incoming notes in the prompt colour
             wait.until(lambda _: n("#roll rect.prompt-note") >= 1)
@@ -418,6 +419,7 @@ def test_retarget_matches_the_analyzer_comparing_with_that_target():
     assert [b.target_p50_db for b in moved.tonal.bands] != [b.target_p50_db for b in vs_pop.tonal.bands]
     fr = report_frame(vs_pop, target=rock, muted=frozenset(), window_s=10.0)
     assert fr["target"] == "rock" and 'id="band-chart"' in fr["bands_svg"] and len(fr["meters"]) == 5
+    assert 'id="tonal-curve"' in fr["curve_svg"]
     key = fr["suggestions"][0]["key"]
     muted = report_frame(vs_pop, target=rock, muted=frozenset({key}), window_s=10.0)
     assert key not in [s["key"] for s in muted["suggestions"]] and muted["muted_hidden"] >= 1

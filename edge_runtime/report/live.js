@@ -51,6 +51,7 @@
     if (d.target) { var sel = $('target'); if (sel.value !== d.target) sel.value = d.target; }
     if (!d.ready) return;
     $('bands').innerHTML = d.bands_svg || '<p class="note">Not measured: the mix is below the −70 LUFS gate.</p>';
+    $('curve').innerHTML = d.curve_svg || '';
     d.meters.forEach(function (m) {
       var row = $('meter-' + m.key);
       if (!row) return;

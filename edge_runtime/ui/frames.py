@@ -8,9 +8,10 @@ Two kinds of frame, both read from another thread than the engine's (values may 
   :func:`nomad_muse.report.plot.piano_roll` (incoming MIDI notes in the prompt colour, generated notes in the
   generator colour, a solid "now" line);
 * **report** (when the analyzer published a new report, about once a second, or when the musician switched the
-  target or muted a suggestion): the seven bands against the target range as the same ``svg#band-chart`` the
-  static reports draw (:func:`nomad_muse.analyzer.html_report.bands_svg`), the loudness meters, and the
-  suggestions with their "why".
+  target or muted a suggestion): the seven bands against the target range and the fine 1/6-octave curve over the
+  target's, as the same ``svg#band-chart`` / ``svg#tonal-curve`` the static reports draw
+  (:func:`nomad_muse.analyzer.html_report.bands_svg`, ``curve_svg``), the loudness meters, and the suggestions
+  with their "why".
 
 Switching the target is a *view*: the measured report is compared with another target here
 (:func:`retarget`, then the analyzer's own :func:`~nomad_muse.analyzer.suggest.suggest`), so the engine never
@@ -164,7 +165,7 @@ def suggestion_key(sg) -> str:
 
 def report_frame(report, *, target=None, muted=frozenset(), window_s: float) -> dict:
     """Bands, meters and suggestions of the latest analyzer report (``report`` None: nothing yet)."""
-    from nomad_muse.analyzer.html_report import bands_svg, num_text
+    from nomad_muse.analyzer.html_report import bands_svg, curve_svg, num_text
 
     if report is None:
         return {"ready": False, "target": getattr(target, "name", None)}
@@ -192,6 +193,7 @@ def report_frame(report, *, target=None, muted=frozenset(), window_s: float) -> 
                      "action": sg.action, "why": sg.why})
     return {"ready": True, "target": tn.target_name if tn is not None else getattr(target, "name", None),
             "window_s": round(min(report.duration_s, window_s), 1), "silent": bool(L.silent),
-            "bands_svg": str(bands_svg(report)) if tn is not None else "", "bands": bands, "meters": meters,
+            "bands_svg": str(bands_svg(report)) if tn is not None else "",
+            "curve_svg": str(curve_svg(report)) if tn is not None else "", "bands": bands, "meters": meters,
             "suggestions": sugg, "muted": sorted(muted), "muted_hidden": hidden,
             "all_keys": [suggestion_key(sg) for sg in report.suggestions]}
