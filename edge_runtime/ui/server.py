@@ -253,7 +253,7 @@ class UiServer:
         from aiohttp import web
 
         self._shutdown = asyncio.Event()
-        app = web.Application(middlewares=[self._guard], client_max_size=MAX_BODY)
+        app = web.Application(middlewares=[self._make_guard()], client_max_size=MAX_BODY)
         app.router.add_get("/", self._page)
         app.router.add_get("/events", self._events)
         app.router.add_post("/action", self._action)
@@ -287,8 +287,8 @@ class UiServer:
             return "missing or wrong token"
         return None
 
-    @property
-    def _guard(self):
+    def _make_guard(self):
+        """The middleware every route passes: Host, Origin and token checked before any handler runs."""
         from aiohttp import web
 
         @web.middleware
@@ -297,8 +297,7 @@ class UiServer:
             if why is not None:
                 self.refused += 1
                 return web.Response(status=403, text=f"forbidden: {why}\n", headers=_HEADERS)
-            resp = await handler(request)
-            return resp
+            return await handler(request)
 
         return guard
 
