@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 # chromium + chromium-driver: the live view's browser tests (tests/test_ui.py) drive the real browser, never a download
-apt_install libportaudio2 libasound2 libsndfile1 jackd2 planetblupi-music-midi fluidsynth timgm6mb-soundfont rt-tests chromium chromium-driver
+apt_install libportaudio2 libasound2 libsndfile1 jackd2 planetblupi-music-midi abcmidi fluidsynth timgm6mb-soundfont rt-tests chromium chromium-driver
 find_python
 make_venv
 echo "installing nomad-muse-edge[test] into .venv ..."

@@ -33,7 +33,9 @@ def real_midis() -> list[Path]:
 
 
 def test_vocabulary_size_and_uniqueness():
-    assert len(set(V.TOKENS)) == V.VOCAB_SIZE == 252
+    assert len(set(V.TOKENS)) == V.VOCAB_SIZE == 257
+    # the STYLE tokens come last: a 252-logit model (trained before them) keeps every other id
+    assert V.STYLE_IDS == list(range(252, 257)) and V.VOCAB_SIZE_NO_STYLE == 252
     assert len(V.DRUM_IDS) == 12 and len(V.VEL_IDS) == 16 and len(V.DUR_IDS) == 32
 
 

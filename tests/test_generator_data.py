@@ -115,3 +115,43 @@ def test_windows_start_with_header_and_at_bar_lines():
     for w in ws:
         assert w.dtype == np.int64 and len(w) == 48
         assert list(w[:5]) == list(stream.tokens[:5]) and w[5] == V.BAR
+
+
+# ------------------------------------------------------------ sources and styles (issue 18)
+def test_sources_label_styles_from_metadata(tmp_path):
+    from nomad_muse.training.generator_data import Source
+
+    m21 = Source("music21", tmp_path, "by_folder")
+    assert m21.style_of("bach/bwv1.mid") == "classical" and m21.style_of("joplin/maple_leaf_rag.mid") == "popular"
+    assert m21.sub_source("bach/bwv1.mid") == "music21/bach"
+    blupi = Source("planetblupi", tmp_path, "popular", test=0.2)
+    assert blupi.style_of("music000.mid") == "popular" and blupi.sub_source("music000.mid") == "planetblupi"
+
+
+def test_windows_keep_the_styled_header():
+    from nomad_muse.generator.midi_io import read_midi
+    from nomad_muse.generator.tokenizer import score_streams
+    from nomad_muse.paths import models_dir
+    from nomad_muse.training.generator_data import windows
+
+    toks = score_streams(read_midi(models_dir() / "prompts" / "tonal_c_major.mid"), style="folk")[0].tokens
+    ws = list(windows(toks, 32, 16))
+    assert ws and all(list(w[:6]) == list(toks[:6]) and w[6] == V.BAR for w in ws)
+
+
+def test_batches_follow_style_weights_and_style_dropout():
+    import numpy as np
+
+    from nomad_muse.training.train_generator import make_batch
+
+    def win(style):
+        return np.array([V.BOS, V.track_token("piano"), V.key_token((0, "major")), V.INDEX["TEMPO_6"], V.INDEX["METER_16"],
+                         V.style_token(style), V.BAR, V.INDEX["POS_0"], V.INDEX["PITCH_60"], V.INDEX["VEL_8"], V.INDEX["DUR_4"]])
+
+    pool = {"folk": {"tonal": [win("folk")], "drums": []}, "classical": {"tonal": [win("classical")], "drums": []}}
+    rng = np.random.default_rng(0)
+    x = make_batch(pool, 400, rng, {"folk": 1.0, "classical": 0.0}, 0.3, 0.0, augment=False)
+    assert set(x[:, 5].tolist()) == {V.style_token("folk")}
+    x = make_batch(pool, 2000, rng, {"folk": 0.5, "classical": 0.5}, 0.3, 0.25, augment=False)
+    share = {s: float((x[:, 5] == V.style_token(s)).float().mean()) for s in ("folk", "classical", "any")}
+    assert abs(share["any"] - 0.25) < 0.04 and abs(share["folk"] - share["classical"]) < 0.06

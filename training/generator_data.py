@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -78,22 +79,119 @@ def export_music21_corpus(out_dir: Path, collections: Sequence[str] = DEFAULT_MU
     return sorted(p for p in out_dir.rglob("*.mid") if p.stat().st_size > 0)
 
 
-def lmms_drum_root(data_dir: Path) -> Path | None:
+def lmms_drum_root(data_dir: Path, project_dirs=LMMS_PROJECT_DIRS) -> Path | None:
     """``data_dir/lmms_drums``: the drum parts of lmms-common's projects as GM drum MIDI, converted
     once and cached (reconverted when missing or made by another converter version); None without
     lmms-common or without drums."""
     from nomad_muse.training.lmms import ensure_converted
 
-    return ensure_converted(Path(data_dir) / "lmms_drums", LMMS_PROJECT_DIRS)
+    return ensure_converted(Path(data_dir) / "lmms_drums", project_dirs)
+
+
+def lmms_midi_root(data_dir: Path, project_dirs=LMMS_PROJECT_DIRS) -> Path | None:
+    """``data_dir/lmms_midi``: lmms-common's projects as GM multitrack MIDI, drums **and** melodic
+    tracks (``training.lmms``, ``parts="all"``), converted once and cached; None without projects."""
+    from nomad_muse.training.lmms import ensure_converted
+
+    return ensure_converted(Path(data_dir) / "lmms_midi", project_dirs, parts="all")
+
+
+#: abc2midi (Debian ``abcmidi``) converts the ABC folk collections; music21's own MIDI writer takes ~100x longer
+ABC2MIDI = "abc2midi"
+#: music21's ABC collections (folk) and Debian abcmidi's examples, converted by abc2midi into ``data_dir/folk_midi``
+MUSIC21_ABC = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
+ABCMIDI_EXAMPLES = Path("/usr/share/doc/abcmidi/examples")
+#: music21 collections exported with music21 (classical; joplin and leadSheet are popular songs/ragtime)
+MUSIC21_SCORES = ("bach", "beethoven", "mozart", "haydn", "joplin", "chopin", "schumann_robert", "schumann_clara", "handel",
+                  "corelli", "cpebach", "schubert", "verdi", "weber", "josquin", "leadSheet")
+#: style of a music21 collection when it is not classical (from the corpus metadata: composer / collection)
+MUSIC21_STYLE = {"joplin": "popular", "leadSheet": "popular"}
+
+
+def export_abc_folk(out_dir: Path, *, abc2midi: str = ABC2MIDI, examples: Path = ABCMIDI_EXAMPLES) -> list[Path]:
+    """music21's ABC folk collections (and abcmidi's examples, when installed) → one MIDI file per tune
+    under ``out_dir/<collection>/``, by ``abc2midi`` (every tune of an ABC book, named by its X: number)."""
+    import shutil
+    import subprocess
+
+    try:
+        from music21 import corpus
+    except ImportError as e:
+        raise InputError("music21 is not installed: pip install '.[training]'") from e
+    exe = shutil.which(abc2midi) or (abc2midi if Path(abc2midi).is_file() else None)
+    if exe is None:
+        raise InputError(f"{abc2midi} not found: apt-get install abcmidi")
+    jobs = [(c, Path(f)) for c in MUSIC21_ABC for f in corpus.getComposer(c) if str(f).endswith(".abc")]
+    if Path(examples).is_dir():
+        jobs += [("abcmidi_examples", f) for f in sorted(Path(examples).glob("*.abc"))]
+    for coll, src in jobs:
+        d = Path(out_dir) / coll
+        d.mkdir(parents=True, exist_ok=True)
+        local = d / src.name  # abc2midi writes beside its input: work on a copy in the output folder
+        shutil.copyfile(src, local)
+        try:
+            subprocess.run([exe, local.name, "-silent"], cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+        finally:
+            local.unlink(missing_ok=True)
+    return sorted(Path(out_dir).rglob("*.mid"))
+
+
+@dataclass(frozen=True)
+class Source:
+    """One training source: its root, how its files are labelled by style, and its held-out fractions."""
+
+    name: str
+    root: Path
+    style: str  # the style of its files, or "by_folder" (music21: MUSIC21_STYLE, else classical)
+    val: float = 0.1
+    test: float = 0.1
+    licence: str = ""
+
+    def style_of(self, rel: Path | str) -> str:
+        if self.style != "by_folder":
+            return self.style
+        top = Path(rel).parts[0] if len(Path(rel).parts) > 1 else ""
+        return MUSIC21_STYLE.get(top, "classical")
+
+    def sub_source(self, rel: Path | str) -> str:
+        """``name/first-folder`` (e.g. ``music21/bach``, ``folk/essenFolksong``) for per-source reports."""
+        parts = Path(rel).parts
+        return f"{self.name}/{parts[0]}" if len(parts) > 1 and self.name in ("music21", "folk") else self.name
+
+
+#: the multitrack, non-classical sources hold out 20 % (not 10 %) so the card's headline set is not 4 files
+MULTITRACK_TEST = 0.2
+
+
+def sources(data_dir: Path, *, lmms_projects=LMMS_PROJECT_DIRS, music21_dir: Path | None = None) -> list[Source]:
+    """The offline corpus (docs/generator.md, Training): music21 scores, folk tunes (ABC), the Debian
+    MIDI folders and the LMMS projects, each with its style label; missing ones are left out."""
+    data_dir = Path(data_dir)
+    out = []
+    m21 = Path(music21_dir) if music21_dir else data_dir / "music21_midi"
+    if m21.is_dir():
+        out.append(Source("music21", m21, "by_folder", licence="music21 corpus, music21/corpus/license.txt"))
+    folk = data_dir / "folk_midi"
+    if folk.is_dir():
+        out.append(Source("folk", folk, "folk", licence="music21 corpus ABC collections (Essen: non-commercial) + abcmidi examples (GPL-2+)"))
+    for d in DEBIAN_MIDI_DIRS:
+        if d.is_dir():
+            out.append(Source("planetblupi", d, "popular", val=0.1, test=MULTITRACK_TEST, licence="GPL-3+ (Debian planetblupi-music-midi)"))
+    lm = lmms_midi_root(data_dir, lmms_projects)
+    if lm:
+        out.append(Source("lmms", lm, "electronic", val=0.1, test=MULTITRACK_TEST,
+                          licence="Debian lmms-common projects: GPL-2+, Artistic-2, BSD-2, CC-BY-SA-3/4 per project"))
+    return out
+
+
+def source_splits(src: Source) -> dict[str, list[Path]]:
+    """A source's files split by file (stable hash of the relative path) with its own fractions."""
+    return split_files(find_midi_files(src.root), root=src.root, val=src.val, test=src.test)
 
 
 def training_roots(data_dir: Path, music21_dir: Path | None = None) -> list[Path]:
-    """The offline default corpus, in order: the music21 export (``data_dir/music21_midi`` unless
-    ``music21_dir``), the Debian MIDI folders that exist, and the converted LMMS drums when
-    lmms-common is installed. Training, its calibration data and model comparisons all read these."""
-    lmms = lmms_drum_root(data_dir)  # None without lmms-common
-    return ([Path(music21_dir) if music21_dir else Path(data_dir) / "music21_midi"]
-            + [d for d in DEBIAN_MIDI_DIRS if d.is_dir()] + ([lmms] if lmms else []))
+    """The roots of :func:`sources` (training, its calibration data and model comparisons read these)."""
+    return [s.root for s in sources(data_dir, music21_dir=music21_dir)]
 
 
 def find_midi_files(root: Path) -> list[Path]:
@@ -177,7 +275,7 @@ def transpose_tokens(tokens: Sequence[int], semitones: int) -> list[int] | None:
 def scale_tempo(tokens: Sequence[int], factor: float) -> list[int]:
     """±10 % tempo augmentation: the grid is in beats, so only the TEMPO token moves."""
     out = list(tokens)
-    for i, t in enumerate(out[: 6]):
+    for i, t in enumerate(out[: 7]):
         name = V.TOKENS[t]
         if name.startswith("TEMPO_"):
             bpm = V.tempo_of_bin(int(name[6:])) * factor
@@ -187,9 +285,12 @@ def scale_tempo(tokens: Sequence[int], factor: float) -> list[int]:
 
 def windows(tokens: Sequence[int], length: int, stride: int) -> Iterable[np.ndarray]:
     """Training windows of ``length`` tokens, each starting at a bar line and
-    beginning with the stream's 5-token header (so the mode context is always seen)."""
-    header = list(tokens[:5])
-    body = list(tokens[5:])
+    beginning with the stream's header (5 tokens, 6 with STYLE) (so the mode context is always seen)."""
+    from nomad_muse.generator.tokenizer import header_len
+
+    n = header_len(tokens)
+    header = list(tokens[:n])
+    body = list(tokens[n:])
     step = length - len(header)
     bars = [i for i, t in enumerate(body) if t == V.BAR] or [0]
     last = -stride
@@ -203,10 +304,11 @@ def windows(tokens: Sequence[int], length: int, stride: int) -> Iterable[np.ndar
         yield np.array(header + chunk + [V.PAD] * (step - len(chunk)), dtype=np.int64)
 
 
-def load_streams(files, root, *, min_body_tokens: int = 8) -> list[tuple[str, str, list[int]]]:
+def load_streams(files, root, *, min_body_tokens: int = 8, style=None) -> list[tuple[str, str, list[int]]]:
     """(file relative to ``root``, mode, tokens) for every stream of every readable file; unreadable files are skipped.
 
-    A stream needs more than ``min_body_tokens`` tokens after its header.
+    A stream needs more than ``min_body_tokens`` tokens after its header. ``style``: a function
+    relative path → style (the header then ends with that STYLE token), or None.
     """
     from nomad_muse.errors import MuseError
     from nomad_muse.generator.midi_io import read_midi
@@ -218,7 +320,8 @@ def load_streams(files, root, *, min_body_tokens: int = 8) -> list[tuple[str, st
             score = read_midi(f)
         except MuseError:
             continue
-        for s in score_streams(score):
+        rel = f.relative_to(root) if f.is_relative_to(root) else f
+        for s in score_streams(score, style=style(rel) if style else None):
             if len(s.tokens) > HEADER_LEN + min_body_tokens:
-                out.append((str(f.relative_to(root) if f.is_relative_to(root) else f), s.mode, list(s.tokens)))
+                out.append((str(rel), s.mode, list(s.tokens)))
     return out

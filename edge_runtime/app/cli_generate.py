@@ -29,6 +29,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         temp_min: float = typer.Option(0.7, "--temp-min", help="Lowest temperature for --temperature auto (quiet, sparse prompt)."),
         temp_max: float = typer.Option(1.2, "--temp-max", help="Highest temperature for --temperature auto (loud, busy prompt)."),
         top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
+        style: str = typer.Option("auto", "--style", help="Style context: auto (inferred from the prompt; 'any' without one), any, classical, folk, popular or electronic."),
         seed: int | None = typer.Option(None, help="Seed for reproducible output."),
         backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force, e.g. openvino/CPU/fp32."),
         family: str = typer.Option("piano", help="Instrument family for tonal mode from nothing."),
@@ -63,7 +64,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         summary = generate_file(
             prompt, out, bars=bars, mode=mode, key=key, temperature=parse_temperature(temperature), top_p=top_p, seed=seed,
             candidates=cands, family=family, tempo=tempo, chunk=chunk, model_path=model_path,
-            auto_bounds=(temp_min, temp_max),
+            auto_bounds=(temp_min, temp_max), style=style,
         )
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
@@ -72,7 +73,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
                 typer.echo(f"note: {n}", err=True)
             typer.echo(
                 f"wrote {summary['out']}: {summary['new_notes']} new notes over {summary['bars']} bars "
-                f"({summary['mode']}, key {summary['key']}, {summary['backend']}, step p50 {summary['step_ms_p50']:.3f} ms, "
+                f"({summary['mode']}, key {summary['key']}, style {summary['style'] or 'n/a'}, {summary['backend']}, step p50 {summary['step_ms_p50']:.3f} ms, "
                 f"fallbacks {summary['fallbacks']})"
             )
 
@@ -80,6 +81,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
     def evaluate_generator(
         directory: Path = typer.Argument(..., help="A directory of .mid/.midi files."),
         max_files: int = typer.Option(200, help="Score at most this many files."),
+        style: str = typer.Option("any", "--style", help="Style token for every stream (model with style tokens): any, auto (inferred per stream), classical, folk, popular, electronic."),
         backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
@@ -95,7 +97,10 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
 
         with job("evaluate generator") as j:
             j.update(f"scoring up to {max_files} files in {directory}")
-            res = evaluate_dir(directory, generator=gen, max_files=max_files, progress=lambda: j.advance("files scored"))
+            from nomad_muse.generator.style import resolve_style
+
+            res = evaluate_dir(directory, generator=gen, max_files=max_files, progress=lambda: j.advance("files scored"),
+                               style=resolve_style(style))
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return

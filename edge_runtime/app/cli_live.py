@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 
 
-def _flags(block_size, lookahead, chunk, mode, key, renderer, genre, tempo=None, seed=None) -> dict:
+def _flags(block_size, lookahead, chunk, mode, key, renderer, genre, tempo=None, seed=None, style=None) -> dict:
     return {"block_size": block_size, "lookahead_beats": lookahead, "chunk": chunk, "mode": mode, "key": key,
-            "renderer": renderer, "genre": genre, "tempo_bpm": tempo, "seed": seed}
+            "renderer": renderer, "genre": genre, "tempo_bpm": tempo, "seed": seed, "style": style}
 
 
 def _timings_table(rows, title):
@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         chunk: str | None = typer.Option(None, "--chunk", help="Generator chunk: beat or bar; default: the profile's."),
         mode: str | None = typer.Option(None, "--mode", help="auto (the prompt's), drums or tonal."),
         key: str | None = typer.Option(None, "--key", help="Key for tonal mode, e.g. A:minor."),
+        style: str | None = typer.Option(None, "--style", help="Generator style context: auto (inferred from the prompt), any, classical, folk, popular or electronic."),
         renderer: str | None = typer.Option(None, "--renderer", help="auto (default: FluidSynth when installed, else builtin), builtin or fluidsynth."),
         genre: str | None = typer.Option(None, "--genre", help="Analyzer target genre (default pop)."),
         seed: int = typer.Option(1, "--seed", help="Sampling seed (the run is reproducible)."),
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
 
         active = resolve(profile)
         con = Console(stderr=as_json, soft_wrap=True)
-        flags = _flags(block_size, lookahead, chunk, mode, key, renderer, genre)
+        flags = _flags(block_size, lookahead, chunk, mode, key, renderer, genre, style=style)
         with job("demo") as j:
             res = run_demo(input_path=input, prompt_path=prompt, out_dir=out, active=active, seed=seed, flags=flags,
                            progress=lambda done, total: j.update("samples processed", completed=done, total=total))
@@ -93,6 +94,7 @@ def register(app: typer.Typer) -> None:
         chunk: str | None = typer.Option(None, "--chunk", help="Generator chunk: beat or bar."),
         mode: str | None = typer.Option(None, "--mode", help="auto (prompt, else the classifier's track type), drums or tonal."),
         key: str | None = typer.Option(None, "--key", help="Key for tonal mode, e.g. A:minor."),
+        style: str | None = typer.Option(None, "--style", help="Generator style context: auto (inferred from the prompt), any, classical, folk, popular or electronic."),
         tempo: float | None = typer.Option(None, "--tempo", help="Internal clock tempo (BPM), default 120."),
         follow_clock: bool = typer.Option(False, "--follow-clock", help="Follow incoming MIDI clock instead of the internal tempo."),
         renderer: str | None = typer.Option(None, "--renderer", help="auto (default: FluidSynth when installed, else builtin), builtin or fluidsynth."),
@@ -138,7 +140,7 @@ def register(app: typer.Typer) -> None:
             plan = plan_ui(port)
         active = resolve(profile)
         cfg = EngineConfig.from_tuned(active.tuned, follow_midi_clock=follow_clock,
-                                      **_flags(block_size, lookahead, chunk, mode, key, renderer, genre, tempo))
+                                      **_flags(block_size, lookahead, chunk, mode, key, renderer, genre, tempo, style=style))
         view = None
         try:
             runner = LiveRunner(cfg, active, audio_device=audio_device, midi_in=midi_in, midi_out=midi_out)

@@ -49,6 +49,9 @@ class EngineConfig:
         Generator mode: ``auto`` (the prompt's mode, else the classifier's track type), ``drums``, ``tonal``.
     key : str or None
         Key for tonal mode (``A:minor``); None = the prompt's estimate.
+    style : str
+        Generator style context: ``auto`` (inferred from the prompt by the model,
+        :mod:`nomad_muse.generator.style`) or one of ``generator.vocab.STYLES``.
     temperature, top_p : float
         Sampling settings.  seed : int or None.
     render_gain : float
@@ -85,6 +88,7 @@ class EngineConfig:
     ring_ms: float = 2000.0
     mode: str = "auto"
     key: str | None = None
+    style: str = "auto"
     temperature: float = 1.0
     top_p: float = 0.95
     seed: int | None = None
@@ -108,6 +112,9 @@ class EngineConfig:
             raise ParameterError(f"--lookahead {self.lookahead_beats} must be within 0.25–16 beats")
         if self.mode not in ("auto", "drums", "tonal"):
             raise ParameterError(f"--mode {self.mode!r} must be auto, drums or tonal")
+        from nomad_muse.generator.style import resolve_style
+
+        resolve_style(self.style)
         if not 0.5 <= self.analyzer_period_s <= 2.0:
             raise ParameterError(f"analyzer period {self.analyzer_period_s} s must be within 0.5–2 s")
         if self.render_ahead_blocks < 1 or self.classifier_max_infer < 1:

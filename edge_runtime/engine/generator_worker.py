@@ -65,7 +65,7 @@ class GeneratorWorker:
         from nomad_muse.generator import vocab as V
         from nomad_muse.generator.keys import parse_key
         from nomad_muse.generator.midi_io import read_midi
-        from nomad_muse.generator.prompt import FAMILY_PROGRAM, bundled_prompt, prime, prompt_tokens
+        from nomad_muse.generator.prompt import FAMILY_PROGRAM, apply_style, bundled_prompt, prime, prompt_tokens
 
         mode = self._want_mode()
         score = self.prompt if self.prompt is not None else read_midi(bundled_prompt(mode))
@@ -73,6 +73,7 @@ class GeneratorWorker:
             score = read_midi(bundled_prompt(mode))  # the prompt has nothing in this mode
         p = prompt_tokens(score, mode, key=parse_key(self.e.cfg.key) if self.e.cfg.key else None,
                           tempo_bpm=self.e.clock.bpm)
+        p, self.style, _ = apply_style(self.gen, p, self.e.cfg.style, from_score=self.prompt is not None)
         fed = prime(self.gen, p, on_bar=True)
         self.prompt_channels = {n.channel for n in score.notes}
         ch = next((c for c in range(16) if c != DRUM_CHANNEL and c not in self.prompt_channels), 0)

@@ -64,14 +64,15 @@ class GenStats:
     step_seconds: list[float] = field(default_factory=list)
 
 
-def header_tokens(mode: str, family: str, key: tuple[int, str] | None, tempo_bpm: float, meter: int = 16) -> list[int]:
+def header_tokens(mode: str, family: str, key: tuple[int, str] | None, tempo_bpm: float, meter: int = 16,
+                  style: str | None = None) -> list[int]:
     return [
         V.BOS,
         V.track_token("drums" if mode == "drums" else family),
         V.key_token(key if mode == "tonal" else None),
         V.INDEX[f"TEMPO_{V.tempo_bin(tempo_bpm)}"],
         V.INDEX[f"METER_{meter}"],
-    ]
+    ] + ([V.style_token(style)] if style else [])
 
 
 class Generator:
@@ -97,6 +98,12 @@ class Generator:
             loaded = load_first(candidates, path, threads=threads, state=STATE)
         self.loaded: LoadResult = loaded
         self.model = self.loaded.model
+        logits = next((o for o in self.model.outputs if o.name == "logits"), None)
+        n = logits.shape[-1] if logits is not None and logits.shape and logits.shape[-1] else V.VOCAB_SIZE
+        #: the model's vocabulary: 252 for a model trained before the STYLE tokens, else V.VOCAB_SIZE
+        self.n_logits: int = int(n)
+        #: whether the model knows the STYLE context tokens (header ``... METER STYLE``)
+        self.has_style: bool = self.n_logits > V.STYLE_IDS[0]
         self._tok = np.zeros((1, 1), np.int64)
         self.stats = GenStats()
         self.tokens: list[int] = []
@@ -132,7 +139,10 @@ class Generator:
 
         Does not advance: :meth:`feed` the token to run the model step."""
         assert self.grammar is not None and self._logits is not None
-        p = masked_probs(self._logits, self.grammar.mask(), cfg.temperature)
+        mask = self.grammar.mask()
+        if self.n_logits != mask.shape[0]:  # a model without the STYLE tokens (never sampled: header only)
+            mask = mask[: self.n_logits]
+        p = masked_probs(self._logits, mask, cfg.temperature)
         tok = sample(p, cfg.top_p, rng)
         return tok, float(p.max())
 

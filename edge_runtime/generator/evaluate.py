@@ -24,7 +24,7 @@ import numpy as np
 from nomad_muse.errors import InputError, MuseError
 from nomad_muse.generator.midi_io import read_midi
 from nomad_muse.generator.ngram import NGram
-from nomad_muse.generator.tokenizer import HEADER_LEN, score_streams
+from nomad_muse.generator.tokenizer import header_len, score_streams
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
@@ -32,9 +32,10 @@ MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 def _stream_nll(gen, tokens) -> tuple[float, int]:
     gen.model.reset_state()
     total, n = 0.0, 0
+    start = header_len(tokens)
     for i, t in enumerate(tokens[:-1]):
         logits = gen._step(t).astype(np.float64)
-        if i + 1 >= HEADER_LEN:
+        if i + 1 >= start:
             m = logits.max()
             lse = m + math.log(np.exp(logits - m).sum())
             total += lse - logits[tokens[i + 1]]
@@ -42,7 +43,10 @@ def _stream_nll(gen, tokens) -> tuple[float, int]:
     return total, n
 
 
-def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = None, max_files: int = 200, progress=None) -> dict:
+def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = None, max_files: int = 200, progress=None,
+                 style: str | None = "any") -> dict:
+    """``style``: the STYLE token every stream's header ends with when the model has style tokens
+    (``any`` by default: the score of a user who gives none; ``auto`` infers it per stream)."""
     from nomad_muse.generator.engine import Generator
     from nomad_muse.paths import models_dir
 
@@ -75,8 +79,13 @@ def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = N
         style = rel[0] if len(rel) > 1 else "."
         for s in streams:
             toks = list(s.tokens)
+            if gen.has_style and style:
+                from nomad_muse.generator.style import infer_style
+                from nomad_muse.generator.tokenizer import with_style
+
+                toks = with_style(toks, infer_style(gen, toks)[0] if style == "auto" else style)
             a, n = _stream_nll(gen, toks)
-            b, n2 = ng.nll(toks, skip=HEADER_LEN)
+            b, n2 = ng.nll(toks, skip=header_len(toks))
             assert n == n2
             for bucket in (acc[s.mode], by_style.setdefault(style, zero()), by_track.setdefault(s.family, zero())):
                 bucket["model"] += a
@@ -108,5 +117,6 @@ def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = N
         "by_mode": {m: summary(v["model"], v["ngram"], v["n"]) for m, v in acc.items()},
         "by_style": {k: summary(v["model"], v["ngram"], v["n"]) for k, v in sorted(by_style.items())},
         "by_track": {k: summary(v["model"], v["ngram"], v["n"]) for k, v in sorted(by_track.items())},
+        "style": style if gen.has_style else None,
         "backend": gen.model.describe().as_dict(),
     }

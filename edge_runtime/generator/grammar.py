@@ -53,6 +53,8 @@ class Grammar:
 
     def feed(self, tok: int) -> None:
         name = V.TOKENS[tok]
+        if name.startswith("STYLE:"):  # the header's optional last token: context only
+            return
         if self.state == "header":
             self.header_left -= 1
             if name.startswith("METER_"):

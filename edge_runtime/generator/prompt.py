@@ -9,20 +9,20 @@ set where the caller decides them (``--key``, the engine's clock);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nomad_muse.errors import ParameterError
 from nomad_muse.generator import vocab as V
 from nomad_muse.generator.engine import header_tokens
 from nomad_muse.generator.midi_io import Score
-from nomad_muse.generator.tokenizer import HEADER_LEN, require_stream
+from nomad_muse.generator.tokenizer import header_len, require_stream, with_style
 
 MAX_PRIME_TOKENS = 1024
 FAMILY_PROGRAM = {"piano": 0, "mallets": 11, "organ": 19, "guitar": 24, "bass": 33, "strings": 48, "vocals": 52,
                   "brass": 61, "woodwind": 73, "synth": 81}
 BUNDLED = {"tonal": "tonal_c_major.mid", "drums": "drums_rock.mid"}
-KEY_AT, TEMPO_AT = 2, 3  # header positions (BOS TRACK KEY TEMPO METER)
+KEY_AT, TEMPO_AT = 2, 3  # header positions (BOS TRACK KEY TEMPO METER [STYLE])
 
 
 def bundled_prompt(name: str) -> Path:
@@ -36,7 +36,8 @@ def bundled_prompt(name: str) -> Path:
 
 def prompt_tail(tokens: list[int], limit: int = MAX_PRIME_TOKENS) -> list[int]:
     """Header + the body's last bars that fit in ``limit`` tokens (the prompt is run once)."""
-    header, body = tokens[:HEADER_LEN], tokens[HEADER_LEN:]
+    n = header_len(tokens)
+    header, body = tokens[:n], tokens[n:]
     if len(body) <= limit:
         return header + body
     bars = [i for i, t in enumerate(body) if t == V.BAR and len(body) - i <= limit]
@@ -83,6 +84,24 @@ def prompt_tokens(score: Score | None, mode: str = "auto", *, key: tuple[int, st
     if tempo_bpm is not None:
         tokens[TEMPO_AT] = V.INDEX[f"TEMPO_{V.tempo_bin(tempo_bpm)}"]
     return Prompt(tuple(tokens), mode, k, stream.family)
+
+
+def apply_style(gen, prompt: Prompt, style: str | None, *, from_score: bool) -> tuple[Prompt, str | None, dict[str, float]]:
+    """The prompt with the STYLE token ``gen``'s model takes: ``style`` as given, or for ``"auto"`` the
+    style inferred from the prompt (:func:`nomad_muse.generator.style.infer_style`; ``any`` when the
+    prompt is a bare header, ``from_score`` False). A model without style tokens gets none (style None).
+    Returns (prompt, style, NLL per style of the inference)."""
+    from nomad_muse.generator.style import infer_style, resolve_style
+
+    style = resolve_style(style)
+    if not gen.has_style:
+        return replace(prompt, tokens=tuple(with_style(prompt.tokens, None))), None, {}
+    scores: dict[str, float] = {}
+    if style is None:
+        style = "any"
+    elif style == "auto":
+        style, scores = infer_style(gen, prompt_tail(list(prompt.tokens))) if from_score else ("any", {})
+    return replace(prompt, tokens=tuple(with_style(prompt.tokens, style))), style, scores
 
 
 def prime(gen, prompt: Prompt, *, on_bar: bool = False) -> list[int]:

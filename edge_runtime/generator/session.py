@@ -12,7 +12,8 @@ from nomad_muse.generator.engine import Generator, SamplingConfig
 from nomad_muse.generator.intensity import AutoTemperature, auto_temperature
 from nomad_muse.generator.keys import key_name, parse_key
 from nomad_muse.generator.midi_io import Score, read_midi, write_midi
-from nomad_muse.generator.prompt import FAMILY_PROGRAM, prime, prompt_tokens
+from nomad_muse.generator.prompt import FAMILY_PROGRAM, apply_style, prime, prompt_tokens
+from nomad_muse.generator.style import resolve_style
 from nomad_muse.generator.tokenizer import decode
 from nomad_muse.gm import DRUM_CHANNEL, TONAL_FAMILIES
 
@@ -33,9 +34,15 @@ def generate_file(
     chunk: str = "bar",
     model_path: Path | None = None,
     auto_bounds: tuple[float, float] = (0.7, 1.2),
+    style: str | None = "auto",
 ) -> dict:
     """Continue ``prompt`` into ``out``; ``temperature=None`` is `--temperature auto` (from the prompt's
-    recent velocity and density, within ``auto_bounds``; see :mod:`nomad_muse.generator.intensity`)."""
+    recent velocity and density, within ``auto_bounds``; see :mod:`nomad_muse.generator.intensity`).
+
+    ``style``: the STYLE context token (:data:`vocab.STYLES`), ``"auto"`` to infer it from the prompt
+    (:mod:`nomad_muse.generator.style`; ``any`` without a prompt). A model trained without style
+    tokens ignores it (reported as ``style: null``)."""
+    style = resolve_style(style)
     auto = AutoTemperature(*auto_bounds) if temperature is None else None
     if family not in TONAL_FAMILIES:
         raise ParameterError(f"--family {family!r} must be one of {', '.join(TONAL_FAMILIES)}")
@@ -57,6 +64,8 @@ def generate_file(
         temperature = auto_temperature(score, auto)
     cfg = SamplingConfig(temperature=temperature, top_p=top_p, seed=seed)
     gen = Generator(model_path, candidates=candidates)
+    p, style, style_scores = apply_style(gen, p, style, from_score=score is not None)
+    tokens = list(p.tokens)
     prime(gen, p)
     new = gen.generate(bars, cfg, unit=chunk)
     full = tokens + new
@@ -83,6 +92,8 @@ def generate_file(
         "bars": bars,
         "temperature": round(cfg.temperature, 4),
         "temperature_auto": auto is not None,
+        "style": style,
+        "style_scores": {k2: round(v, 4) for k2, v in style_scores.items()},
         "new_tokens": len(new),
         "new_notes": len(new_notes),
         "prompt_notes": len(base),

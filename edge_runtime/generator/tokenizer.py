@@ -17,7 +17,19 @@ from nomad_muse.generator.keys import estimate_key
 from nomad_muse.generator.midi_io import Note, Score
 from nomad_muse.gm import DRUM_CHANNEL, DRUM_CLASS_NOTE, DRUM_CLASSES, DRUM_MAP, PROGRAM_FAMILY
 
-HEADER_LEN = 5  # BOS TRACK KEY TEMPO METER
+HEADER_LEN = 5  # BOS TRACK KEY TEMPO METER (a STYLE token may follow: header_len)
+
+
+def header_len(tokens: Sequence[int]) -> int:
+    """5, or 6 when the header ends with a ``STYLE`` token (``BOS TRACK KEY TEMPO METER STYLE``)."""
+    return HEADER_LEN + 1 if len(tokens) > HEADER_LEN and V.style_of_token(tokens[HEADER_LEN]) else HEADER_LEN
+
+
+def with_style(tokens: Sequence[int], style: str | None) -> list[int]:
+    """The stream with its header's STYLE token set to ``style`` (added, replaced, or removed for None)."""
+    toks = list(tokens)
+    body = toks[header_len(toks):]
+    return toks[:HEADER_LEN] + ([V.style_token(style)] if style else []) + body
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,7 @@ class Stream:
     family: str
     key: tuple[int, str] | None
     tokens: tuple[int, ...]
+    style: str | None = None
 
 
 def _bars(score: Score, end16: float) -> tuple[list[int], list[int]]:
@@ -53,7 +66,7 @@ def _bars(score: Score, end16: float) -> tuple[list[int], list[int]]:
 
 
 def encode_notes(
-    notes: Sequence[Note], score: Score, *, mode: str, family: str, key: tuple[int, str] | None
+    notes: Sequence[Note], score: Score, *, mode: str, family: str, key: tuple[int, str] | None, style: str | None = None
 ) -> list[int]:
     """Tokens for ``notes`` (one stream) on the score's bar grid, with its header."""
     end16 = max((n.start * 4 for n in notes), default=0.0)
@@ -71,6 +84,8 @@ def encode_notes(
     first_len = lengths[0]
     toks = [V.BOS, V.track_token(family), V.key_token(key if mode == "tonal" else None),
             V.INDEX[f"TEMPO_{V.tempo_bin(score.tempo_bpm)}"], V.INDEX[f"METER_{first_len}"]]
+    if style:
+        toks.append(V.style_token(style))
     last_bar = max((b for b, _ in groups), default=-1)
     prev_len = first_len
     for b in range(last_bar + 1):
@@ -117,17 +132,18 @@ def dominant_family(notes: Sequence[Note]) -> str:
     return max(counts, key=counts.get) if counts else "piano"
 
 
-def score_streams(score: Score, *, key: tuple[int, str] | None = None) -> list[Stream]:
-    """The drum stream (channel 10) and the tonal stream (all other pitched channels) of a score."""
+def score_streams(score: Score, *, key: tuple[int, str] | None = None, style: str | None = None) -> list[Stream]:
+    """The drum stream (channel 10) and the tonal stream (all other pitched channels) of a score;
+    with ``style`` each header ends with that STYLE token."""
     out = []
     drums = score.drum_notes
     tonal = [n for n in score.tonal_notes if PROGRAM_FAMILY.get(n.program) not in (None, "drums")]
     if tonal:
         k = key or estimate_key([n.pitch for n in tonal], [n.duration for n in tonal])
         fam = dominant_family(tonal)
-        out.append(Stream("tonal", fam, k, tuple(encode_notes(tonal, score, mode="tonal", family=fam, key=k))))
+        out.append(Stream("tonal", fam, k, tuple(encode_notes(tonal, score, mode="tonal", family=fam, key=k, style=style)), style))
     if drums:
-        out.append(Stream("drums", "drums", None, tuple(encode_notes(drums, score, mode="drums", family="drums", key=None))))
+        out.append(Stream("drums", "drums", None, tuple(encode_notes(drums, score, mode="drums", family="drums", key=None, style=style)), style))
     return out
 
 
@@ -216,9 +232,9 @@ def decoded_score(dec: Decoded) -> Score:
     return Score(dec.notes, dec.tempo_bpm, dec.time_signatures)
 
 
-def require_stream(score: Score, mode: str) -> Stream:
+def require_stream(score: Score, mode: str, *, style: str | None = None) -> Stream:
     """The score's stream for ``mode``; InputError if it has none (e.g. tonal asked of a drums-only file)."""
-    for s in score_streams(score):
+    for s in score_streams(score, style=style):
         if s.mode == mode:
             return s
     other = "drum (channel 10)" if mode == "tonal" else "pitched (non-channel-10)"

@@ -1,6 +1,6 @@
 """The generator's event vocabulary (documented in docs/generator.md).
 
-A sequence is ``BOS TRACK KEY TEMPO METER`` followed by bars:
+A sequence is ``BOS TRACK KEY TEMPO METER [STYLE]`` followed by bars:
 ``BAR [METER] (POS [MICRO] (PITCH VEL DUR | DRUM VEL)+)*`` and ``EOS``.
 
 * grid: 16th notes; ``POS_k`` is the 16th within the bar (0–23; bars up to
@@ -11,7 +11,11 @@ A sequence is ``BOS TRACK KEY TEMPO METER`` followed by bars:
   classes (no pitch), ``VEL_v`` 16 velocity bins, ``DUR_d`` 1–32 sixteenths
   (tonal notes only).
 * context: ``TRACK:DRUMS`` or ``TRACK:TONAL:<family>``; ``KEY:<tonic>:<mode>``
-  or ``KEY:none``; ``TEMPO_b``: 12 bins of 10 BPM over 60–180 BPM.
+  or ``KEY:none``; ``TEMPO_b``: 12 bins of 10 BPM over 60–180 BPM;
+  ``STYLE:<style>`` (optional, last in the header): the music's style, from the
+  training source's metadata or the user's ``--style``. The style tokens are the
+  last ids of the vocabulary, so a model without them (252 logits) keeps every
+  other id and runs without a style token.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ N_DUR = 32
 TEMPO_LO, TEMPO_HI, N_TEMPO = 60.0, 180.0, 12
 MICRO_STEPS = 5  # micro offset unit = 1/5 of a 16th
 MICRO_VALUES = (-2, -1, 1, 2)
+#: style context (``any`` = not given / not known); labels come from each training source's metadata (docs/generator.md)
+STYLES = ("any", "classical", "folk", "popular", "electronic")
 
 
 def _build() -> list[str]:
@@ -42,6 +48,7 @@ def _build() -> list[str]:
     toks += [f"DRUM_{c}" for c in DRUM_CLASSES]
     toks += [f"VEL_{i}" for i in range(N_VEL)]
     toks += [f"DUR_{i}" for i in range(1, N_DUR + 1)]
+    toks += [f"STYLE:{s}" for s in STYLES]  # last: the ids before them are those of the 252-token vocabulary
     return toks
 
 
@@ -67,10 +74,27 @@ PITCH_IDS = ids("PITCH_")
 DRUM_IDS = ids("DRUM_")
 VEL_IDS = ids("VEL_")
 DUR_IDS = ids("DUR_")
+STYLE_IDS = ids("STYLE:")
+#: logits of a model trained without style tokens
+VOCAB_SIZE_NO_STYLE = STYLE_IDS[0]
 
 
 def track_token(family: str) -> int:
     return INDEX["TRACK:DRUMS"] if family == "drums" else INDEX[f"TRACK:TONAL:{family}"]
+
+
+def style_token(style: str) -> int:
+    """``STYLE:<style>``; ParameterError naming the value when it is not one of :data:`STYLES`."""
+    if style not in STYLES:
+        from nomad_muse.errors import ParameterError
+
+        raise ParameterError(f"--style {style!r} must be one of auto, {', '.join(STYLES)}")
+    return INDEX[f"STYLE:{style}"]
+
+
+def style_of_token(tok: int) -> str | None:
+    name = TOKENS[tok] if 0 <= tok < len(TOKENS) else ""
+    return name[6:] if name.startswith("STYLE:") else None
 
 
 def key_token(key: tuple[int, str] | None) -> int:

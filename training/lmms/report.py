@@ -67,10 +67,14 @@ def format_report(reports: list[ProjectReport], *, tracks: bool = False) -> str:
                 tgt = "skip" if t.gm_note is None else ("sf2 keys" if t.gm_note == -1 else f"{t.gm_note} {GM_NAMES.get(t.gm_note, '')}")
                 lines.append(f"    [{t.where}] {t.name[:30]!r:<32} {t.instrument[:18]:<18} {t.sample[:40]:<40} → {tgt:<22} "
                              f"{t.notes:>5} hits {t.keys:>2} keys  {t.reason}")
+            for t in r.melodic_tracks:
+                if t.gm_note is not None and t.notes:
+                    lines.append(f"    [{t.where}] {t.name[:30]!r:<32} {t.instrument[:18]:<18} melodic → program {t.gm_note:<3} {t.notes:>5} notes  {t.reason}")
             lines += [f"    ! {w}" for w in r.warnings]
     s = summary(reports)
     lines += ["", f"projects {s['projects']}, converted {s['converted']}, drum notes {s['drum_notes']}, "
-                  f"bars {s['bars']}, drum-stream tokens (score_streams) {s['drum_stream_tokens']}",
+                  f"bars {s['bars']}, drum-stream tokens (score_streams) {s['drum_stream_tokens']}"
+                  + (f", melodic notes {s['melodic_notes']}, tonal-stream tokens {s['tonal_stream_tokens']}" if s["melodic_notes"] else ""),
               "per GM note: " + ", ".join(f"{k} {GM_NAMES.get(int(k), '')}: {v}" for k, v in s["by_note"].items()),
               "per class:   " + ", ".join(f"{k}: {v}" for k, v in s["by_class"].items())]
     lines += [f"skipped project {r['project']}: {r['reason']}" for r in s["no_drums"] + s["errors"]]
