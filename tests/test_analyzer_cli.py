@@ -36,7 +36,7 @@ def test_analyze_json_has_units_and_suggestions(tmp_path):
     L = d["loudness"]
     for k in ("integrated_lufs", "momentary_max_lufs", "short_term_max_lufs", "lra_lu", "true_peak_dbtp", "plr_lu"):
         assert isinstance(L[k], float)
-    assert d["tonal"]["target_name"] is None and len(d["tonal"]["bands"]) == 7
+    assert d["tonal"]["target_name"] == "all-styles" and len(d["tonal"]["bands"]) == 7  # the no-genre default
     assert all({"kind", "severity", "action", "why", "measured", "target", "unit"} <= set(s) for s in d["suggestions"])
     assert "too_quiet" in {s["kind"] for s in d["suggestions"]}
     assert d["target_lufs"] == -14.0

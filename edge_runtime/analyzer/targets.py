@@ -275,3 +275,46 @@ def save_target(t: Target, path: str | Path | None = None) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(target_to_toml(t), encoding="utf-8")
     return p
+
+
+#: ``--target auto`` compares the 1/6-octave curve over this span (Hz): below it the curve is noisy
+#: (few FFT bins), above it it depends on the source's sample rate and lossy coding.
+AUTO_SPAN_HZ = (40.0, 14000.0)
+
+
+def curve_distance_db(curve_hz, curve_db, target: Target) -> float:
+    """RMS difference (dB) between a measured curve and the target's median curve over :data:`AUTO_SPAN_HZ`.
+
+    Both are loudness-normalised 1/6-octave powers; the mean difference (a
+    level offset, ≈ 0 after normalisation) is removed, so the distance is
+    about shape. ``inf`` when the target has no curve or no common points.
+    """
+    if target.curve_hz is None:
+        return float("inf")
+    f = np.asarray(curve_hz, dtype=float)
+    v = np.asarray(curve_db, dtype=float)
+    t = np.interp(f, target.curve_hz, target.curve_db[1], left=np.nan, right=np.nan)
+    m = np.isfinite(v) & np.isfinite(t) & (f >= AUTO_SPAN_HZ[0]) & (f <= AUTO_SPAN_HZ[1])
+    if m.sum() < 6:
+        return float("inf")
+    d = v[m] - t[m]
+    return float(np.sqrt(np.mean((d - d.mean()) ** 2)))
+
+
+def auto_target(report, *, candidates: Iterable[Target] | None = None) -> tuple[Target, list[tuple[str, float]]]:
+    """The shipped target nearest to ``report``'s measured curve (:func:`curve_distance_db`).
+
+    Returns ``(target, ranking)`` with ``ranking`` = ``[(name, distance dB), ...]``
+    nearest first (so ``ranking[1]`` is the runner-up). Raises InputError when
+    the report has no tonal curve (silence) or no target has a curve.
+    """
+    if report.tonal is None:
+        raise InputError("--target auto needs a tonal curve, and this programme is silent")
+    if candidates is None:
+        candidates = [read_target(p) for _, origin, p in list_targets() if origin == "shipped"]
+    scored = sorted(((curve_distance_db(report.tonal.curve_hz, report.tonal.curve_db, t), t) for t in candidates),
+                    key=lambda x: x[0])
+    scored = [(d, t) for d, t in scored if np.isfinite(d)]
+    if not scored:
+        raise InputError("--target auto: no shipped target has a curve to compare with")
+    return scored[0][1], [(t.name, round(d, 2)) for d, t in scored]

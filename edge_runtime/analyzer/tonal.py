@@ -140,7 +140,8 @@ def third_octave_db(curve_db) -> np.ndarray:
         return np.where(ok, 10.0 * np.log10(k), np.nan)
 
 
-def self_regions(curve_hz, curve_db, *, tolerance_db: float, min_points: int = SELF_MIN_POINTS) -> list[dict]:
+def self_regions(curve_hz, curve_db, *, tolerance_db: float, min_points: int = SELF_MIN_POINTS,
+                 spread=None) -> list[dict]:
     """Resonances (+) and dips (−) of the curve against its own trend (:func:`self_trend_db`).
 
     The curve is first smoothed to 1/3 octave (:func:`third_octave_db`: single
@@ -150,11 +151,25 @@ def self_regions(curve_hz, curve_db, *, tolerance_db: float, min_points: int = S
     not (a run touching the ends of the judged span is the spectrum's own
     roll-off, not a local feature; shelves there are the target's job). Each dict: ``sign`` (+1/−1), ``lo_hz``,
     ``hi_hz``, ``peak_hz``, ``peak_db`` (signed residual at the extreme).
+
+    ``spread`` — ``(freqs_hz, up_db, down_db)`` learned from clean real masters (an alternative measured on the
+    training split and not used by default, docs/analyzer.md)
+    (:func:`self_spread`): the threshold at each point is then that point's
+    normal upward (downward) residual plus ``tolerance_db`` as a margin,
+    instead of ``tolerance_db`` alone. Runs touching the ends of the judged
+    span are then kept too (``edge`` = "low"/"high": a shelf), since the
+    learned threshold there already holds the normal roll-off of real masters;
+    without ``spread`` they are dropped (``edge`` is None for kept runs).
     """
     f, _, r = self_trend_db(curve_hz, third_octave_db(curve_db))
     out = []
+    thr = {1.0: np.full(f.shape, tolerance_db), -1.0: np.full(f.shape, tolerance_db)}
+    if spread is not None and f.size:
+        sf_, up, down = (np.asarray(a, dtype=float) for a in spread)
+        thr[1.0] = tolerance_db + np.interp(np.log2(f), np.log2(sf_), up)
+        thr[-1.0] = tolerance_db + np.interp(np.log2(f), np.log2(sf_), down)
     for sign in (1.0, -1.0):
-        hit = sign * r > tolerance_db
+        hit = sign * r > thr[sign]
         i = 0
         while i < len(hit):
             if not hit[i]:
@@ -163,12 +178,33 @@ def self_regions(curve_hz, curve_db, *, tolerance_db: float, min_points: int = S
             j = i
             while j + 1 < len(hit) and hit[j + 1]:
                 j += 1
-            if j - i + 1 >= min_points and i > 0 and j < len(hit) - 1:
+            inner = i > 0 and j < len(hit) - 1
+            if j - i + 1 >= min_points and (inner or spread is not None):
                 k = i + int(np.argmax(sign * r[i:j + 1]))
                 out.append({"sign": int(sign), "lo_hz": float(f[i]), "hi_hz": float(f[j]),
-                            "peak_hz": float(f[k]), "peak_db": float(r[k])})
+                            "peak_hz": float(f[k]), "peak_db": float(r[k]),
+                            "edge": None if inner else ("low" if i == 0 else "high")})
             i = j + 1
     return out
+
+
+def self_spread(curves, *, q: float = 95.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-point normal self-residual of clean masters: ``(freqs_hz, up_db, down_db)``.
+
+    ``curves`` is a sequence of ``(curve_hz, curve_db)`` of clean, mastered
+    tracks; ``up_db`` is the ``q``-th percentile of the positive residual
+    (:func:`self_trend_db` of the 1/3-octave curve) at each judged frequency,
+    ``down_db`` the same for the negative residual (as a positive number).
+    """
+    acc: dict[float, list[float]] = {}
+    for hz, db in curves:
+        f, _, r = self_trend_db(hz, third_octave_db(db))
+        for fi, ri in zip(f, r):
+            acc.setdefault(round(float(fi), 2), []).append(float(ri))
+    fs = np.array(sorted(acc))
+    up = np.array([np.percentile(np.maximum(acc[k], 0.0), q) for k in fs])
+    down = np.array([np.percentile(np.maximum(-np.asarray(acc[k]), 0.0), q) for k in fs])
+    return fs, up, down
 
 
 def empty_edges_hz(curve_hz, curve_db, *, below_max_db: float = EMPTY_BELOW_MAX_DB) -> tuple[float | None, float | None]:

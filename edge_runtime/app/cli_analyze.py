@@ -29,10 +29,13 @@ def analyze(
     file: Optional[Path] = typer.Argument(None, help="Audio file (WAV, FLAC, AIFF, OGG; mono, stereo, 5.0 or 5.1); "
                                                       "omit it with --example."),
     genre: Optional[str] = typer.Option(None, "--genre", "-g", help="Genre target: pop, rock, edm, hiphop, jazz, classical, acoustic or one you built."),
-    target: Optional[str] = typer.Option(None, "--target", "--reference", "-t", help="Target: a name, a target .toml, or a reference audio file/folder to measure."),
+    target: Optional[str] = typer.Option(None, "--target", "--reference", "-t", help="Target: a name, a target .toml, "
+                                         "a reference audio file/folder to measure, or 'auto' (nearest shipped target). "
+                                         "Default: the all-styles target of real masters plus self-reference."),
     target_lufs: Optional[float] = typer.Option(None, "--target-lufs", help="Delivery loudness in LUFS (default -14, streaming)."),
     delivery: str = typer.Option("streaming", "--delivery", help="streaming (-14 LUFS) or broadcast (-23 LUFS, EBU R128)."),
-    tolerance: float = typer.Option(3.0, "--tolerance", help="Report a band only this many dB outside the target range."),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Report a band only this many dB outside the "
+                                              "target range (default 3; with the no-genre default target, its fitted value)."),
     max_suggestions: int = typer.Option(5, "--max-suggestions", min=1, help="At most this many suggestions."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (every number with its unit)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write a self-contained HTML report (curve over "
@@ -63,9 +66,21 @@ def analyze(
             genre = EXAMPLE_GENRE
     if delivery not in DELIVERY_LUFS:
         raise ParameterError(f"--delivery={delivery!r} must be one of {', '.join(DELIVERY_LUFS)}")
-    tgt = None
+    tol_given = tolerance is not None
+    opts = SuggestOptions(band_tolerance_db=tolerance if tol_given else 3.0,
+                          target_lufs=target_lufs if target_lufs is not None else DELIVERY_LUFS[delivery],
+                          max_suggestions=max_suggestions)
+    tgt, choice = None, None
     if genre:
         tgt = load_target(genre)
+    elif target == "auto":
+        from nomad_muse.analyzer.targets import auto_target
+
+        probe = analyze_file(file, options=opts, with_dynamics=False)
+        tgt, ranking = auto_target(probe)
+        choice = {"chosen": ranking[0][0], "distance_db": ranking[0][1],
+                  "runner_up": ranking[1][0] if len(ranking) > 1 else None,
+                  "runner_up_distance_db": ranking[1][1] if len(ranking) > 1 else None, "ranking": ranking}
     elif target:
         p = Path(target)
         if p.exists() and (p.is_dir() or p.suffix.lower() != ".toml"):
@@ -73,15 +88,27 @@ def analyze(
                                   provenance={"method": f"measured from reference {p}"})
         else:
             tgt = load_target(target)
-    opts = SuggestOptions(band_tolerance_db=tolerance,
-                          target_lufs=target_lufs if target_lufs is not None else DELIVERY_LUFS[delivery],
-                          max_suggestions=max_suggestions)
+    else:
+        from dataclasses import replace
+
+        from nomad_muse.analyzer.suggest import DEFAULT_TARGET, DEFAULT_TARGET_TOLERANCE_DB
+
+        tgt = load_target(DEFAULT_TARGET)
+        if not tol_given:
+            opts = replace(opts, band_tolerance_db=DEFAULT_TARGET_TOLERANCE_DB)
     rep = analyze_file(file, target=tgt, options=opts)
     if as_json:
         d = rep.to_dict()
         d["target_lufs"] = opts.target_lufs
+        if choice is not None:
+            d["target_choice"] = choice
         typer.echo(json.dumps(d, indent=2))
     else:
+        if choice is not None:
+            ru = (f"; runner-up {choice['runner_up']} at {choice['runner_up_distance_db']:.1f} dB"
+                  if choice["runner_up"] else "")
+            console.print(f"--target auto: chose {choice['chosen']} (curve {choice['distance_db']:.1f} dB RMS from its "
+                          f"median{ru})", highlight=False)
         _print_report(rep, opts)
     if report is not None:
         from nomad_muse.analyzer.html_report import write_html
@@ -225,7 +252,99 @@ def profiles_show(name: str = typer.Argument(..., help="Target name or .toml pat
     c.print(tb)
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``analyze`` and the ``profiles`` sub-app to the root ``muse`` app."""
+def evaluate_analyzer(
+    directory: Path = typer.Argument(..., help="A folder of clean, finished mixes (sub-folders = sources)."),
+    genre: Optional[str] = typer.Option(None, "--genre", "-g", help="Compare with this target (default: the genre-free default of muse analyze)."),
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="A target name or .toml (or 'auto')."),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Band tolerance (dB), as in muse analyze."),
+    faults: Optional[str] = typer.Option(None, "--faults", help="Comma-separated fault kinds (default: all: "
+                                                              "low_end_excess,mud,harsh,air_lack,polarity)."),
+    max_files: int = typer.Option(500, "--max-files", min=1, help="Use at most this many files."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (keys in docs/analyzer.md)."),
+) -> None:
+    """Plant known faults (documented gains) into each clean mix, gain-match, and report per fault kind the
+    detection rate, the right-region rate and the false alarms on the clean files."""
+    from nomad_muse.analyzer import SuggestOptions
+    from nomad_muse.analyzer.evaluate import FAULTS, evaluate_dir
+    from nomad_muse.app.progress import job
+    from nomad_muse.errors import ParameterError
+
+    if genre and target:
+        raise ParameterError("--genre and --target are exclusive; pass one of them")
+    if not directory.is_dir():
+        raise ParameterError(f"{directory} is not a directory of audio files")
+    names = tuple(FAULTS) if not faults else tuple(x.strip() for x in faults.split(",") if x.strip())
+    bad = [n for n in names if n not in FAULTS]
+    if bad or not names:
+        raise ParameterError(f"--faults={faults!r}: unknown kind(s) {', '.join(bad) or '(none given)'}; known: {', '.join(FAULTS)}")
+    spec = genre or target
+    opts = SuggestOptions(band_tolerance_db=3.0 if tolerance is None else tolerance)
+    analyze_fn = None
+    if spec:
+        analyze_fn = _target_analyzer(spec, opts)
+    elif tolerance is not None:  # the default target, at the tolerance the user gave
+        from nomad_muse.analyzer.suggest import DEFAULT_TARGET
+
+        analyze_fn = _target_analyzer(DEFAULT_TARGET, opts)
+    with job("evaluate analyzer") as j:
+        j.update(f"planting {len(names)} faults into each file of {directory}")
+        res = evaluate_dir(directory, options=opts, faults=names, max_files=max_files, analyze=analyze_fn,
+                           progress=lambda: j.advance("files evaluated"))
+    res["target"] = spec or "default (all-styles + self-reference)"
+    if as_json:
+        typer.echo(json.dumps(res, indent=2))
+        return
+    from rich.table import Table
+
+    t = Table(title=f"analyzer on {res['directory']} ({res['files']} clean files; target: {res['target']})")
+    for col in ("fault", "files", "named (right kind)", "right region", "else named as"):
+        t.add_column(col)
+    for name, v in res["faults"].items():
+        pct = lambda x: "—" if x is None else f"{100 * x:.0f} %"  # noqa: E731
+        t.add_row(f"{name} ({v['description']})", str(v["files"]), pct(v["detection_rate"]), pct(v["right_region_rate"]),
+                  ", ".join(f"{k} {n}" for k, n in v["missed_but_named_as"].items()) or "—")
+    console.print(t)
+    c = res["clean"]
+    console.print(f"clean files: {c['tonal_suggestions_per_file']:.2f} tonal suggestions per file "
+                  f"({c['files_with_tonal_suggestion']} of {res['files']} files have one), "
+                  f"{c['stereo_suggestions_per_file']:.2f} stereo; largest move asked {res['max_move_db_asked']:g} dB",
+                  highlight=False)
+    if len(res["by_source"]) > 1:
+        t = Table(title="per source: detection rate per fault, tonal suggestions per clean file")
+        for col in ("source", "files", *res["faults"], "clean tonal/file"):
+            t.add_column(col)
+        for s, v in res["by_source"].items():
+            t.add_row(s, str(v["files"]), *[("—" if f["detection_rate"] is None else f"{100 * f['detection_rate']:.0f} %")
+                                            for f in v["faults"].values()], f"{v['clean']['tonal_suggestions_per_file']:.2f}")
+        console.print(t)
+    for s in res["skipped"]:
+        typer.echo(f"skipped {s['file']}: {s['error']}")
+
+
+def _target_analyzer(spec: str, opts):
+    """``analyze(y, sr)`` comparing with the target ``spec`` (a name, a .toml, or ``auto``)."""
+    from dataclasses import replace
+
+    from nomad_muse.analyzer.engine import AnalyzerConfig, analyze_array
+    from nomad_muse.analyzer.targets import load_target
+
+    o = replace(opts, max_suggestions=max(opts.max_suggestions, 20), lufs_tolerance_lu=1e9)
+    cfg = AnalyzerConfig(with_dynamics=False)
+    if spec == "auto":
+        from nomad_muse.analyzer.targets import auto_target
+
+        def fn(y, sr):
+            probe = analyze_array(y, sr=sr, options=o, config=cfg)
+            tgt, _ = auto_target(probe)
+            return analyze_array(y, sr=sr, target=tgt, options=o, config=cfg)
+        return fn
+    tgt = load_target(spec)
+    return lambda y, sr: analyze_array(y, sr=sr, target=tgt, options=o, config=cfg)
+
+
+def register(app: typer.Typer, evaluate_app: typer.Typer | None = None) -> None:
+    """Add ``analyze``, the ``profiles`` sub-app and ``evaluate analyzer`` to the root ``muse`` app."""
     app.command("analyze")(analyze)
     app.add_typer(profiles_app, name="profiles")
+    if evaluate_app is not None:
+        evaluate_app.command("analyzer")(evaluate_analyzer)
