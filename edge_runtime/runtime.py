@@ -95,13 +95,17 @@ def choose(
 def load(choice: Choice, *, threads: int = 1, use_adapter: bool = True) -> LoadResult:
     """Load ``choice`` on its first candidate that works; later ones are the recorded fallbacks.
 
-    The classifier gets the user's adapter for that exact file (``muse adapt classifier``)
-    unless ``use_adapter`` is False."""
+    The classifier and the generator get the user's adapter for that exact file
+    (``muse adapt classifier`` / ``muse adapt generator``) unless ``use_adapter`` is False."""
     res = load_first(list(choice.candidates), choice.path, threads=threads, state=choice.spec.state_map)
     if use_adapter and choice.spec.module == "classifier":
         from nomad_muse.classifier.stream import with_adapter
 
         res = with_adapter(res, choice.path)
+    elif use_adapter and choice.spec.module == "generator":
+        from nomad_muse.generator.adapter import with_adapter as with_generator_adapter
+
+        res = with_generator_adapter(res, choice.path)
     return res
 
 

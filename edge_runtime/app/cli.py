@@ -52,7 +52,7 @@ app.add_typer(adapt_app, name="adapt")
 from nomad_muse.app import cli_analyze, cli_classify, cli_generate  # noqa: E402  (module commands register themselves)
 
 cli_analyze.register(app, evaluate_app)
-cli_generate.register(app, evaluate_app)
+cli_generate.register(app, evaluate_app, adapt_app)
 cli_classify.register(app, evaluate_app, adapt_app)
 
 from nomad_muse.app import cli_calibrate  # noqa: E402

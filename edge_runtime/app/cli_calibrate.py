@@ -141,11 +141,14 @@ def register(app: typer.Typer) -> None:
         """What the runtime uses here and why (backend per module, tuned sizes, the measurements behind them)."""
         from nomad_muse.machine_profile import resolve
 
-        from nomad_muse.classifier.adapter import adapter_summary
+        from nomad_muse.classifier import adapter as classifier_adapter
         from nomad_muse.classifier.stream import default_model_path
+        from nomad_muse.generator import adapter as generator_adapter
+        from nomad_muse.generator.engine import default_model_path as generator_model_path
 
         active = resolve(profile)
-        adapters = {"classifier": adapter_summary(default_model_path())}
+        adapters = {"classifier": classifier_adapter.adapter_summary(default_model_path()),
+                    "generator": generator_adapter.adapter_summary(generator_model_path())}
         if as_json:
             out = {"source": active.source, "notes": list(active.notes), "tuned": active.tuned.__dict__,
                    "profile": active.profile.to_dict() if active.profile else None, "adapters": adapters}
@@ -155,6 +158,10 @@ def register(app: typer.Typer) -> None:
         console.print(f"classifier adapter: {ad['file']} (held-out accuracy {ad['held_out_accuracy_shipped']:.3f} shipped -> "
                       f"{ad['held_out_accuracy_adapted']:.3f} adapted; muse adapt classifier --reset removes it)" if ad else
                       "classifier adapter: none (muse adapt classifier DIR fits one to your samples)")
+        ad = adapters["generator"]
+        console.print(f"generator adapter: {ad['file']} (held-out NLL per token {ad['held_out_nll_shipped']:.3f} shipped -> "
+                      f"{ad['held_out_nll_adapted']:.3f} adapted; muse adapt generator --reset removes it)" if ad else
+                      "generator adapter: none (muse adapt generator DIR fits one to your MIDI)")
         if active.profile is None:
             console.print("[bold]no machine profile in use[/]: built-in defaults")
             for n in active.notes:

@@ -18,7 +18,10 @@ def _choice(backend: str | None, profile: Path | None, model: Path | None):
     return module_backend("generator", backend=backend, profile=profile, model=model)
 
 
-def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
+def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer | None = None) -> None:
+    if adapt_app is not None:
+        _register_adapt(adapt_app)
+
     @app.command()
     def generate(
         prompt: Path | None = typer.Argument(None, help="A MIDI file to continue; omit to start from nothing."),
@@ -40,6 +43,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         out: Path = typer.Option(Path("generated.mid"), "--out", "-o", help="Output MIDI file (prompt + continuation)."),
         bundled: str | None = typer.Option(None, help="Use a bundled prompt instead of a file: 'tonal' or 'drums'."),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+        no_adapter: bool = typer.Option(False, "--no-adapter", help="Ignore your generator adapter (muse adapt generator) for this run."),
     ) -> None:
         """Continue a MIDI prompt (or start from nothing) in drum or tonal mode."""
         from nomad_muse.generator.intensity import parse_temperature
@@ -64,7 +68,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         summary = generate_file(
             prompt, out, bars=bars, mode=mode, key=key, temperature=parse_temperature(temperature), top_p=top_p, seed=seed,
             candidates=cands, family=family, tempo=tempo, chunk=chunk, model_path=model_path,
-            auto_bounds=(temp_min, temp_max), style=style,
+            auto_bounds=(temp_min, temp_max), style=style, use_adapter=not no_adapter,
         )
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
@@ -84,15 +88,16 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         style: str = typer.Option("any", "--style", help="Style token for every stream (model with style tokens): any, auto (inferred per stream), classical, folk, popular, electronic."),
         backend: str | None = typer.Option(None, help="RUNTIME, RUNTIME/DEVICE or RUNTIME/DEVICE/PRECISION to force."),
         as_json: bool = typer.Option(False, "--json"),
+        no_adapter: bool = typer.Option(False, "--no-adapter", help="Score the shipped head, ignoring your adapter (muse adapt generator)."),
     ) -> None:
-        """NLL per token and perplexity of the shipped generator and of its n-gram baseline."""
+        """NLL per token and perplexity of the generator (with your adapter, if any) and of its n-gram baseline."""
         from rich.table import Table
 
         from nomad_muse.generator.engine import Generator
         from nomad_muse.generator.evaluate import evaluate_dir
 
         cands, model_path, _ = _choice(backend, None, None)
-        gen = Generator(model_path, candidates=cands)
+        gen = Generator(model_path, candidates=cands, use_adapter=not no_adapter)
         from nomad_muse.app.progress import job
 
         with job("evaluate generator") as j:
@@ -104,7 +109,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return
-        t = Table(title=f"generator on {res['directory']} ({res['files_used']}/{res['files']} files)")
+        t = Table(title=f"generator{' (adapted)' if res['adapter'] else ''} on {res['directory']} ({res['files_used']}/{res['files']} files)")
         for col in ("scope", "tokens", "model NLL/token", "model ppl", "n-gram ppl", "ppl ratio"):
             t.add_column(col)
         rows = [("all", res)] + [(f"mode {m}", v) for m, v in res["by_mode"].items() if v["tokens"]]
@@ -117,3 +122,46 @@ def register(app: typer.Typer, evaluate_app: typer.Typer) -> None:
         console.print(t)
         for s in res["skipped"]:
             typer.echo(f"skipped {s['file']}: {s['error']}")
+
+
+def _register_adapt(adapt_app: typer.Typer) -> None:
+    @adapt_app.command("generator")
+    def adapt_generator(
+        directory: Path | None = typer.Argument(None, help="A folder of your own MIDI files (.mid/.midi/.kar, sub-folders included)."),
+        reset: bool = typer.Option(False, "--reset", help="Remove the adapter: back to the shipped model."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Fit the generator's output layer to your own MIDI (on this machine, no upload, no torch); kept only if it
+        lowers the NLL per token on held-out files of your folder."""
+        from nomad_muse.generator import adapter
+        from nomad_muse.generator.engine import Generator, default_model_path
+
+        model_path = default_model_path()
+        if reset:
+            had = adapter.reset(model_path)
+            console.print("adapter removed: generate, evaluate generator, demo and live use the shipped model" if had else "no adapter to remove")
+            return
+        if directory is None:
+            raise ParameterError("give your MIDI DIR (or --reset)")
+        files = adapter.midi_files(directory)  # the user's folder is checked before any model loads
+        gen = Generator(model_path, use_adapter=False)
+        from nomad_muse.app.progress import job
+
+        with job("adapt generator: running the model over your files", total=len(files)) as j:
+            rep = adapter.adapt(directory, gen.model, model_path, progress=lambda: j.advance("files read"),
+                                style="any" if gen.has_style else None)
+        if as_json:
+            typer.echo(json.dumps(rep, indent=2))
+            return
+        f, p = rep["files"], rep["positions"]
+        console.print(f"{f['fit']} files fitted ({p['fit']} tokens), {f['validation']} held out ({p['validation']} tokens), "
+                      f"{f['skipped']} unreadable, in {rep['seconds']:.1f} s")
+        console.print(f"held-out NLL per token: shipped {rep['held_out_nll_shipped']:.3f} (perplexity {rep['held_out_perplexity_shipped']:.2f}), "
+                      f"adapted {rep['held_out_nll_adapted']:.3f} (perplexity {rep['held_out_perplexity_adapted']:.2f})")
+        if rep["kept"]:
+            console.print(f"[bold]adapter kept[/]: {rep['adapter_file']} (generate, evaluate generator, demo and live use it; "
+                          "--no-adapter or --reset to turn it off)")
+        else:
+            console.print("[bold]adapter not kept[/]: it does not lower the NLL on your held-out files; the shipped model stays in use")
+        for s in rep["skipped"]:
+            console.print(f"skipped {s['file']}: {s['error']}")

@@ -42,16 +42,16 @@ def register(app: typer.Typer) -> None:
         genre: str | None = typer.Option(None, "--genre", help="Analyzer target genre (default pop)."),
         seed: int = typer.Option(1, "--seed", help="Sampling seed (the run is reproducible)."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-        no_adapter: bool = typer.Option(False, "--no-adapter", help="Ignore your classifier adapter (muse adapt classifier)."),
+        no_adapter: bool = typer.Option(False, "--no-adapter", help="Ignore your adapters (muse adapt classifier / generator)."),
     ) -> None:
         """Run the whole pipeline (classifier, generator, renderer, analyzer) block by block on a clip and a
         prompt: writes OUT/continuation.mid, OUT/render.wav and OUT/report.html."""
         if no_adapter:
             import os
 
-            from nomad_muse.classifier.adapter import NO_ADAPTER_ENV
+            from nomad_muse.adapters import NO_ADAPTER_ENV
 
-            os.environ[NO_ADAPTER_ENV] = "1"  # read where the pipeline loads the classifier
+            os.environ[NO_ADAPTER_ENV] = "1"  # read where the pipeline loads the classifier and the generator
         from rich.console import Console
 
         from nomad_muse.app.progress import job
@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
         no_dashboard: bool = typer.Option(False, "--no-dashboard", help="No live dashboard; print the summary at the end."),
         list_devices: bool = typer.Option(False, "--list-devices", help="List audio devices and MIDI ports, then exit."),
         as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
-        no_adapter: bool = typer.Option(False, "--no-adapter", help="Ignore your classifier adapter (muse adapt classifier)."),
+        no_adapter: bool = typer.Option(False, "--no-adapter", help="Ignore your adapters (muse adapt classifier / generator)."),
         ui: bool = typer.Option(False, "--ui", help="Also serve the live view in the browser on 127.0.0.1 (prints the URL; docs/ui.md)."),
         port: int | None = typer.Option(None, "--port", help="Port of the live view (with --ui; default: a free port)."),
     ) -> None:
@@ -111,9 +111,9 @@ def register(app: typer.Typer) -> None:
         if no_adapter:
             import os
 
-            from nomad_muse.classifier.adapter import NO_ADAPTER_ENV
+            from nomad_muse.adapters import NO_ADAPTER_ENV
 
-            os.environ[NO_ADAPTER_ENV] = "1"  # read where the pipeline loads the classifier
+            os.environ[NO_ADAPTER_ENV] = "1"  # read where the pipeline loads the classifier and the generator
         from dataclasses import asdict
 
         from rich.console import Console

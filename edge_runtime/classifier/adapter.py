@@ -20,37 +20,34 @@ The shipped model exposes its 64-d penultimate activations as the ONNX output
   the shipped head's (ties keep the shipped head).
 
 The adapter file is ``<data dir>/adapters/classifier-<model sha256[:16]>.npz``:
-it applies only to the model file it was fitted on.
+it applies only to the model file it was fitted on (storage, hash tie, the
+L-BFGS fit and the head recovery are shared with the generator's adapter in
+:mod:`nomad_muse.adapters`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from nomad_muse import adapters
+from nomad_muse.adapters import NO_ADAPTER_ENV  # noqa: F401  (re-exported: cli_live sets it)
 from nomad_muse.errors import InputError, ParameterError
 from nomad_muse.gm import FAMILIES
 
 VALIDATION = 0.3
 MAX_WINDOWS_PER_CLIP = 24
 L2_TOWARD_SHIPPED = 1e-2
-NO_ADAPTER_ENV = "MUSE_NO_ADAPTER"
 
 
 def model_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return adapters.model_sha256(path)
 
 
 def adapter_path(model_path: Path) -> Path:
-    from nomad_muse.paths import data_dir
-
-    return data_dir() / "adapters" / f"classifier-{model_sha256(model_path)[:16]}.npz"
+    return adapters.adapter_path("classifier", model_path)
 
 
 @dataclass(frozen=True)
@@ -83,23 +80,13 @@ class AdaptedModel:
 
 def load_adapter(model_path: Path) -> Adapter | None:
     """The adapter stored for this exact model file, or None (none, or turned off with MUSE_NO_ADAPTER=1)."""
-    if os.environ.get(NO_ADAPTER_ENV, "") not in ("", "0"):
-        return None
-    p = adapter_path(model_path)
-    if not p.is_file():
-        return None
-    with np.load(p, allow_pickle=False) as z:
-        return Adapter(z["W"].astype(np.float64), z["b"].astype(np.float64), json.loads(str(z["info"])))
+    got = adapters.load("classifier", model_path)
+    return Adapter(*got) if got is not None else None
 
 
 def adapter_summary(model_path: Path) -> dict | None:
     """What ``muse profile show`` prints: file, when, clips, held-out accuracies."""
-    p = adapter_path(model_path)
-    if not p.is_file():
-        return None
-    with np.load(p, allow_pickle=False) as z:
-        info = json.loads(str(z["info"]))
-    return {"file": str(p), **{k: info[k] for k in ("created", "clips", "held_out_accuracy_shipped", "held_out_accuracy_adapted") if k in info}}
+    return adapters.summary("classifier", model_path, ("created", "clips", "held_out_accuracy_shipped", "held_out_accuracy_adapted"))
 
 
 def labelled_files(directory: Path, mapping: dict[str, str] | None = None) -> list[tuple[Path, int]]:
@@ -143,38 +130,15 @@ def clip_embeddings(path: Path, model, silence_dbfs: float = -60.0) -> tuple[np.
     return (np.array(E, np.float64).reshape(-1, 64), np.array(L, np.float64).reshape(-1, len(FAMILIES)))
 
 
-def shipped_head(E: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(W0, b0) with L = E·W0ᵀ + b0, by least squares (exact up to float32 rounding)."""
-    A = np.hstack([E, np.ones((len(E), 1))])
-    sol, *_ = np.linalg.lstsq(A, L, rcond=None)
-    return sol[:-1].T, sol[-1]
+shipped_head = adapters.shipped_head
 
 
 def fit_head(E: np.ndarray, y: np.ndarray, W0: np.ndarray, b0: np.ndarray, lam: float = L2_TOWARD_SHIPPED) -> tuple[np.ndarray, np.ndarray]:
     """Class-weighted softmax regression on embeddings, L2-regularised toward (W0, b0) (scipy L-BFGS)."""
-    from scipy.optimize import minimize
-
-    k, d = W0.shape
+    k = W0.shape[0]
     counts = np.bincount(y, minlength=k).astype(float)
     cw = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max(1, (counts > 0).sum()), 0.0)
-    sw = cw[y] / len(y)
-    Y = np.eye(k)[y]
-    theta0 = np.concatenate([W0.ravel(), b0])
-
-    def f(theta):
-        W, b = theta[: k * d].reshape(k, d), theta[k * d :]
-        Z = E @ W.T + b
-        Z -= Z.max(axis=1, keepdims=True)
-        P = np.exp(Z)
-        P /= P.sum(axis=1, keepdims=True)
-        loss = -np.sum(sw * np.log(np.maximum(np.sum(P * Y, axis=1), 1e-12)))
-        G = (P - Y) * sw[:, None]
-        diff = theta - theta0
-        grad = np.concatenate([(G.T @ E).ravel(), G.sum(axis=0)]) + 2 * lam * diff
-        return loss + lam * float(diff @ diff), grad
-
-    res = minimize(f, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
-    return res.x[: k * d].reshape(k, d), res.x[k * d :]
+    return adapters.fit_softmax_head(E, y, W0, b0, lam=lam, sample_weight=cw[y] / len(y))
 
 
 def clip_accuracy(clips: list[tuple[np.ndarray, int]], W: np.ndarray, b: np.ndarray) -> float:
@@ -238,23 +202,10 @@ def adapt(directory: Path, model, model_path: Path, *, mapping=None, progress=No
         "l2_toward_shipped": L2_TOWARD_SHIPPED,
         "validation_share": VALIDATION,
     }
-    out = adapter_path(model_path)
-    kept_file = None
-    if keep and save:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".npz.tmp")
-        os.close(fd)
-        with open(tmp, "wb") as fh:
-            np.savez(fh, W=W.astype(np.float32), b=b.astype(np.float32), info=np.array(json.dumps(info)))
-        os.replace(tmp, out)
-        kept_file = str(out)
+    kept_file = str(adapters.save("classifier", model_path, W, b, info)) if keep and save else None
     return {**info, "kept": keep, "adapter_file": kept_file, "skipped": skipped, "seconds": time.perf_counter() - t0}
 
 
 def reset(model_path: Path) -> bool:
     """Remove this model's adapter; True if there was one."""
-    p = adapter_path(model_path)
-    if p.is_file():
-        p.unlink()
-        return True
-    return False
+    return adapters.reset("classifier", model_path)

@@ -85,9 +85,12 @@ class Generator:
         candidates: Sequence[Candidate] | None = None,
         threads: int = 1,
         loaded: LoadResult | None = None,
+        use_adapter: bool = True,
     ):
-        """``loaded``: what :func:`nomad_muse.runtime.select` returned (the normal way in).  Without
-        it, ``model_path`` on ``candidates`` (default: the policy's profile-less order)."""
+        """``loaded``: what :func:`nomad_muse.runtime.select` returned (the normal way in; it applies
+        the user's adapter itself).  Without it, ``model_path`` on ``candidates`` (default: the
+        policy's profile-less order), with the user's adapter for that exact file (``muse adapt
+        generator``) unless ``use_adapter`` is False or ``MUSE_NO_ADAPTER=1``."""
         if loaded is None:
             path = Path(model_path) if model_path else default_model_path()
             if candidates is None:
@@ -96,6 +99,10 @@ class Generator:
 
                 candidates = default_candidates("generator", probe())
             loaded = load_first(candidates, path, threads=threads, state=STATE)
+            if use_adapter:
+                from nomad_muse.generator.adapter import with_adapter
+
+                loaded = with_adapter(loaded, path)
         self.loaded: LoadResult = loaded
         self.model = self.loaded.model
         logits = next((o for o in self.model.outputs if o.name == "logits"), None)

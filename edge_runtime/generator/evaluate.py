@@ -12,6 +12,7 @@ JSON keys (``muse evaluate generator DIR --json``):
   ``rock``; files directly in DIR → ``"."``), the way people sort their MIDI by genre
 * ``by_track``: the same per track (instrument family of the stream: ``drums``, ``bass``, ``piano``…)
 * ``backend``: what ran the model (``describe()``)
+* ``adapter``: true when the user's adapter (``muse adapt generator``) supplied the logits
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from nomad_muse.errors import InputError, MuseError
+from nomad_muse.generator.adapter import AdaptedStepModel
 from nomad_muse.generator.midi_io import read_midi
 from nomad_muse.generator.ngram import NGram
 from nomad_muse.generator.tokenizer import header_len, score_streams
@@ -119,4 +121,5 @@ def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = N
         "by_track": {k: summary(v["model"], v["ngram"], v["n"]) for k, v in sorted(by_track.items())},
         "style": style if gen.has_style else None,
         "backend": gen.model.describe().as_dict(),
+        "adapter": isinstance(gen.model, AdaptedStepModel),
     }

@@ -17,6 +17,11 @@ from nomad_muse.generator.style import resolve_style
 from nomad_muse.generator.tokenizer import decode
 from nomad_muse.gm import DRUM_CHANNEL, TONAL_FAMILIES
 
+def _adapted(gen) -> bool:
+    from nomad_muse.generator.adapter import AdaptedStepModel
+
+    return isinstance(gen.model, AdaptedStepModel)
+
 
 def generate_file(
     prompt: Path | None,
@@ -35,6 +40,7 @@ def generate_file(
     model_path: Path | None = None,
     auto_bounds: tuple[float, float] = (0.7, 1.2),
     style: str | None = "auto",
+    use_adapter: bool = True,
 ) -> dict:
     """Continue ``prompt`` into ``out``; ``temperature=None`` is `--temperature auto` (from the prompt's
     recent velocity and density, within ``auto_bounds``; see :mod:`nomad_muse.generator.intensity`).
@@ -63,7 +69,7 @@ def generate_file(
     if auto is not None:
         temperature = auto_temperature(score, auto)
     cfg = SamplingConfig(temperature=temperature, top_p=top_p, seed=seed)
-    gen = Generator(model_path, candidates=candidates)
+    gen = Generator(model_path, candidates=candidates, use_adapter=use_adapter)
     p, style, style_scores = apply_style(gen, p, style, from_score=score is not None)
     tokens = list(p.tokens)
     prime(gen, p)
@@ -103,5 +109,6 @@ def generate_file(
         "step_ms_p99": float(np.percentile(steps, 99)) if steps.size else 0.0,
         "backend": f"{info.runtime}/{info.device}/{info.precision}",
         "fallback_backends": list(gen.loaded.fallbacks),
+        "adapter": _adapted(gen),
         "notes": notes_msg,
     }
