@@ -17,6 +17,7 @@ from nomad_muse.generator.style import resolve_style
 from nomad_muse.generator.tokenizer import decode
 from nomad_muse.gm import DRUM_CHANNEL, TONAL_FAMILIES
 
+
 def _adapted(gen) -> bool:
     from nomad_muse.generator.adapter import AdaptedStepModel
 
