@@ -216,8 +216,14 @@ class CompiledModel(abc.ABC):
                 raise BackendError(f"{Path(path).name}: input {spec} expected, found {found}")
 
 
+#: Largest model file (ONNX, or an IR's .xml/.bin) any backend opens; checked with stat() before a byte is
+#: read.  The shipped models are a few MB; a bigger file is refused in one line instead of read whole.
+MAX_MODEL_BYTES = 1 << 30
+
+
 def check_model_file(path: str | Path, suffixes: tuple[str, ...], runtime: str) -> Path:
-    """Return ``path`` as a Path if it exists with one of ``suffixes``, else raise BackendError."""
+    """Return ``path`` as a Path if it exists with one of ``suffixes`` and at most
+    :data:`MAX_MODEL_BYTES` (an IR's weights file too), else raise BackendError."""
     p = Path(path)
     if not p.is_file():
         raise BackendError(f"model file not found: {p} (check the path, or reinstall the package to restore shipped models)")
@@ -227,6 +233,10 @@ def check_model_file(path: str | Path, suffixes: tuple[str, ...], runtime: str) 
         )
     if p.stat().st_size == 0:
         raise BackendError(f"model file is empty: {p} (re-export or reinstall it)")
+    for f in (p, p.with_suffix(".bin")) if p.suffix.lower() == ".xml" else (p,):
+        if f.is_file() and f.stat().st_size > MAX_MODEL_BYTES:
+            raise BackendError(f"model file {f} is {f.stat().st_size / 2**20:.0f} MiB, over the {MAX_MODEL_BYTES >> 20} MiB "
+                               "limit for a model (the shipped ones are a few MiB); is it the right file?")
     return p
 
 
@@ -278,11 +288,16 @@ def file_is_quantized(path: Path) -> bool:
     exact enough to tell an INT8 variant (NNCF/ORT QDQ, FakeQuantize, or
     weight-only int8 constants) from an FP32 one without loading ``onnx``.
     """
-    data = path.read_bytes()
-    if path.suffix.lower() == ".xml":
-        text = data.decode("utf-8", errors="replace")
-        return any(m in text for m in _QUANTIZED_IR_MARKERS)
-    return any(m in data for m in _QUANTIZED_ONNX_OPS)
+    markers = ([m.encode() for m in _QUANTIZED_IR_MARKERS] if path.suffix.lower() == ".xml" else list(_QUANTIZED_ONNX_OPS))
+    keep = max(len(m) for m in markers) - 1
+    tail = b""
+    with open(path, "rb") as f:  # in 8 MiB chunks (a marker split across two is still found): bounded memory
+        while chunk := f.read(8 << 20):
+            buf = tail + chunk
+            if any(m in buf for m in markers):
+                return True
+            tail = buf[-keep:]
+    return False
 
 
 def check_precision_matches_file(path: Path, precision: str, runtime: str) -> None:

@@ -97,6 +97,43 @@ def _first_conv_scope(names: Sequence[str]):
     return nncf.IgnoredScope(names=[names[0]]) if names else None
 
 
+def _save_onnx(model, out: Path) -> Path:
+    """``onnx.save`` to a temp file beside ``out``, then rename: a variant is never rewritten in place
+    (a second `muse calibrate`, or a reader loading it, sees the old file or the new one, never half)."""
+    import onnx
+
+    from nomad_muse.paths import atomic_output
+
+    with atomic_output(out, what="INT8 variant") as tmp:
+        onnx.save(model, str(tmp))
+    return out
+
+
+def _save_ir(model, out: Path) -> Path:
+    """``ov.save_model`` (``out`` .xml + .bin) to a temp pair beside it, then rename the weights, then the graph."""
+    import os
+    import tempfile
+
+    import openvino as ov
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", dir=out.parent))
+    try:
+        xml = tmpdir / out.name
+        ov.save_model(model, str(xml), compress_to_fp16=False)
+        for f in (xml.with_suffix(".bin"), xml):
+            with open(f, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(f, 0o644)
+            os.replace(f, out.with_suffix(f.suffix))
+    finally:
+        for f in tmpdir.iterdir():
+            f.unlink(missing_ok=True)
+        tmpdir.rmdir()
+    return out
+
+
 def ptq_onnx(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, subset_size: int = 300,
              keep_first_conv: bool = True) -> Path:
     """NNCF post-training quantization of an ONNX model → QDQ ONNX at ``out``.
@@ -113,9 +150,7 @@ def ptq_onnx(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, su
     with _quiet():
         q = nncf.quantize(model, nncf.Dataset(list(feeds)), subset_size=min(subset_size, len(feeds)),
                           ignored_scope=scope)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(q, str(out))
-    return out
+    return _save_onnx(q, out)
 
 
 def ptq_ir(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, subset_size: int = 300,
@@ -132,9 +167,7 @@ def ptq_ir(src: Path, feeds: Sequence[dict[str, np.ndarray]], out: Path, *, subs
     with _quiet():
         q = nncf.quantize(model, nncf.Dataset(list(feeds)), subset_size=min(subset_size, len(feeds)),
                           ignored_scope=scope)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(q, str(out), compress_to_fp16=False)
-    return out
+    return _save_ir(q, out)
 
 
 def weights_onnx(src: Path, out: Path) -> Path:
@@ -144,9 +177,7 @@ def weights_onnx(src: Path, out: Path) -> Path:
 
     with _quiet():
         q = nncf.compress_weights(onnx.load(str(src)), mode=nncf.CompressWeightsMode.INT8_SYM)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(q, str(out))
-    return out
+    return _save_onnx(q, out)
 
 
 def weights_ir(src: Path, out: Path) -> Path:
@@ -158,9 +189,7 @@ def weights_ir(src: Path, out: Path) -> Path:
 
     with _quiet():
         q = nncf.compress_weights(_core().read_model(str(src)), mode=nncf.CompressWeightsMode.INT8_SYM)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(q, str(out), compress_to_fp16=False)
-    return out
+    return _save_ir(q, out)
 
 
 def make_int8_variants(

@@ -25,11 +25,25 @@ def profiles_dir() -> Path:
     return Path(str(resources.files("nomad_muse.profiles")))
 
 
+def _muse_home() -> Path | None:
+    """``MUSE_HOME`` as a Path (None if unset); ParameterError if it names something that is not a folder."""
+    home = os.environ.get("MUSE_HOME")
+    if not home:
+        return None
+    h = Path(home)
+    if h.exists() and not h.is_dir():
+        from nomad_muse.errors import ParameterError
+
+        raise ParameterError(f"MUSE_HOME={home} is a file, not a folder; point MUSE_HOME at a folder "
+                             "(it holds the profile, the history and the caches) or unset it")
+    return h
+
+
 def data_dir() -> Path:
     """The user's data directory: machine profile, calibration history, FFTW wisdom."""
-    home = os.environ.get("MUSE_HOME")
+    home = _muse_home()
     if home:
-        return Path(home) / "data"
+        return home / "data"
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP, appauthor=False))
@@ -37,9 +51,9 @@ def data_dir() -> Path:
 
 def cache_dir() -> Path:
     """The user's cache directory (compiled-model cache)."""
-    home = os.environ.get("MUSE_HOME")
+    home = _muse_home()
     if home:
-        return Path(home) / "cache"
+        return home / "cache"
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir(APP, appauthor=False))
@@ -48,6 +62,31 @@ def cache_dir() -> Path:
 def ov_cache_dir() -> Path:
     """OpenVINO compiled-model cache (``CACHE_DIR``)."""
     return cache_dir() / "openvino"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def output_path(raw: str | Path, default_name: str, *, what: str = "output") -> Path:
+    """Where ``-o RAW`` writes: ``RAW`` ending in ``/`` names a folder (created if missing) and the file is
+    ``RAW/default_name``; otherwise ``RAW`` itself (a folder without the ``/`` is refused by
+    :func:`atomic_output`).  ParameterError if the folder cannot be created."""
+    from nomad_muse.errors import ParameterError
+
+    s = os.fspath(raw)
+    if s.endswith(("/", os.sep)):
+        d = Path(s)
+        if d.exists() and not d.is_dir():
+            raise ParameterError(f"{what} {s}: exists and is not a directory")
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ParameterError(f"{what} {s}: cannot create the directory ({err.strerror or err})") from None
+        return d / default_name
+    return Path(s)
 
 
 @contextlib.contextmanager
@@ -78,6 +117,8 @@ def atomic_output(path: str | Path, *, what: str = "output"):
         parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
         os.close(fd)
+        # mkstemp makes 0600; the output gets the mode an ordinary open() would give (the old file's, else umask's)
+        os.chmod(tmp, (p.stat().st_mode & 0o7777) if p.is_file() else (0o666 & ~_umask()))
     except OSError as err:
         raise ParameterError(f"{what} {p}: cannot write there ({err.strerror or err})") from None
     try:

@@ -201,10 +201,11 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
             "notes": notes,
         }
         (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        tmp_out = out.with_name(out.name + ".part")
-        with tarfile.open(tmp_out, "w:gz", compresslevel=1) as tf:
-            tf.add(root, arcname=TOP)
-        tmp_out.replace(out)
+        from nomad_muse.paths import atomic_output
+
+        with atomic_output(out, what="-o") as tmp_out:  # temp + rename: a failed run leaves an old bundle intact
+            with tarfile.open(tmp_out, "w:gz", compresslevel=1) as tf:
+                tf.add(root, arcname=TOP)
     manifest["out"] = str(out)
     manifest["bytes"] = out.stat().st_size
     return manifest

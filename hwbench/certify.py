@@ -161,7 +161,10 @@ def write_certificate(cert: dict, out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     j = out_dir / "certificate.json"
     h = out_dir / "certificate.html"
-    j.write_text(json.dumps(cert, indent=2, default=str) + "\n")
+    from nomad_muse.paths import atomic_output
+
+    with atomic_output(j, what="certificate") as tmp:
+        tmp.write_text(json.dumps(cert, indent=2, default=str) + "\n")
     write_page(h, certificate_html(cert), what="certificate")
     return j, h
 

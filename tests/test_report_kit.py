@@ -102,7 +102,10 @@ def test_band_value_labels_sit_above_the_target_lines():
 def test_write_page_is_atomic_and_names_the_path(tmp_path):
     p = tmp_path / "r.html"
     p.write_text("old")
-    with pytest.raises(ParameterError, match="no/such"):
-        write_page(tmp_path / "no" / "such" / "r.html", "x")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ParameterError, match="afile/r.html"):  # a folder that cannot exist: one line naming the path
+        write_page(tmp_path / "afile" / "r.html", "x")
     assert write_page(p, render("base.html", title="t")) == p and p.read_text().startswith("<!DOCTYPE html>")
-    assert [q.name for q in tmp_path.iterdir()] == ["r.html"]  # no temp file left
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["afile", "r.html"]  # no temp file left
+    assert oct(p.stat().st_mode & 0o777) != oct(0o600)  # an ordinary file's mode, not mkstemp's 0600
+    assert write_page(tmp_path / "new" / "r.html", "x").read_text() == "x"  # a missing folder is made

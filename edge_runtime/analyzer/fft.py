@@ -81,14 +81,16 @@ def export_wisdom() -> None:
     m = _pyfftw()
     if m is None:
         return
+    from nomad_muse.errors import MuseError
+    from nomad_muse.paths import atomic_output
+
     paths = wisdom_paths()
     try:
         paths["double"].parent.mkdir(parents=True, exist_ok=True)
         for k, blob in zip(_WISDOM_KINDS, m.export_wisdom()):
-            tmp = paths[k].with_suffix(paths[k].suffix + ".tmp")
-            tmp.write_bytes(blob)
-            tmp.replace(paths[k])
-    except OSError as e:
+            with atomic_output(paths[k], what="FFTW wisdom") as tmp:  # own temp name: two runs never share one
+                tmp.write_bytes(blob)
+    except (OSError, MuseError) as e:
         log.warning("could not save FFTW wisdom to %s: %s", paths["double"].parent, e)
 
 

@@ -130,12 +130,17 @@ def read_target(path: str | Path) -> Target:
 
 
 def list_targets() -> list[tuple[str, str, Path]]:
-    """(name, origin "user"/"shipped", path) of every available target; user ones shadow shipped ones."""
+    """(name, origin "user"/"shipped"/"user (shadows shipped)", path) of every available target; user ones
+    shadow shipped ones, and say so."""
     seen: dict[str, tuple[str, str, Path]] = {}
     for origin, d in (("shipped", shipped_genres_dir()), ("user", user_profiles_dir())):
         if d.is_dir():
             for p in sorted(d.glob("*.toml")):
-                seen[p.stem] = (p.stem, origin, p)
+                if origin == "user" and p.stem in seen:
+                    origin_here = "user (shadows shipped)"
+                else:
+                    origin_here = origin
+                seen[p.stem] = (p.stem, origin_here, p)
     return sorted(seen.values())
 
 
@@ -167,6 +172,13 @@ def expand_audio_paths(paths: Iterable[str | Path]) -> list[Path]:
     if not out:
         raise InputError(f"no audio files found in {', '.join(map(str, paths))} (looked for {' '.join(AUDIO_SUFFIXES)})")
     return out
+
+
+def check_target_name(name: str) -> str:
+    """``name`` if it is a valid target name (1-64 letters, digits, ``_ . -``), else ParameterError."""
+    if not _NAME_RE.match(name):
+        raise ParameterError(f"name={name!r} must be 1-64 letters, digits, '_', '.' or '-'")
+    return name
 
 
 def build_target(*, name: str, paths: Sequence[str | Path], description: str = "",
@@ -269,11 +281,17 @@ def target_to_toml(t: Target) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_target(t: Target, path: str | Path | None = None) -> Path:
-    """Write a target (default: ``data_dir()/profiles/NAME.toml``); returns the path."""
-    p = Path(path) if path is not None else user_profiles_dir() / f"{t.name}.toml"
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(target_to_toml(t), encoding="utf-8")
+def save_target(t: Target, path: str | Path | None = None, *, force: bool = False) -> Path:
+    """Write a target (default: ``data_dir()/profiles/NAME.toml``) atomically; returns the path.
+
+    An existing file is replaced only with ``force`` (ParameterError otherwise, before anything is written)."""
+    from nomad_muse.paths import atomic_output, output_path
+
+    p = output_path(path, f"{t.name}.toml", what="--out") if path is not None else user_profiles_dir() / f"{t.name}.toml"
+    if p.is_file() and not force:
+        raise ParameterError(f"target file {p} exists; pass --force to replace it (or choose another NAME / --out)")
+    with atomic_output(p, what="--out") as tmp:
+        tmp.write_text(target_to_toml(t), encoding="utf-8")
     return p
 
 

@@ -7,6 +7,7 @@ traceback.  Each later module registers its own sub-commands here.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
@@ -259,8 +260,24 @@ def main() -> None:
         err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        err_console.print("stopped")
         sys.exit(130)
+    except SystemExit as e:
+        if e.code == 130:  # Ctrl-C: typer turns KeyboardInterrupt into exit 130, silently
+            err_console.print("stopped")
+        raise
+    except OSError as e:  # a disk the user's files live on: read-only, full, missing folder, no permission
+        if e.errno not in _USER_OS_ERRORS:
+            raise
+        where = f" {e.filename}" if e.filename else ""
+        err_console.print(f"[bold red]error:[/] cannot use{where}: {e.strerror or e} (check the path, free space and permissions)",
+                          highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+#: errno values of OSErrors a user causes with a path or a disk (one line, exit 2); any other OSError is a bug
+_USER_OS_ERRORS = {getattr(errno, n) for n in ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EISDIR",
+                                               "ENOENT", "EEXIST", "ENAMETOOLONG", "EFBIG") if hasattr(errno, n)}
 
 
 if __name__ == "__main__":

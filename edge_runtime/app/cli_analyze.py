@@ -38,8 +38,8 @@ def analyze(
                                               "target range (default 3; with the no-genre default target, its fitted value)."),
     max_suggestions: int = typer.Option(5, "--max-suggestions", min=1, help="At most this many suggestions."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (every number with its unit)."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Also write a self-contained HTML report (curve over "
-                                                                "the target range, bands, meters, suggestions)."),
+    report: Optional[str] = typer.Option(None, "--report", help="Also write a self-contained HTML report (curve over "
+                                                               "the target range, bands, meters, suggestions); DIR/ writes DIR/report.html."),
     example: bool = typer.Option(False, "--example", help="Analyze the bundled example mix (compared with the "
                                                           "'pop' target unless --genre/--target is given)."),
 ) -> None:
@@ -56,8 +56,9 @@ def analyze(
         raise ParameterError("missing FILE: pass an audio file, or --example for the bundled example mix")
     if report is not None:
         from nomad_muse.analyzer.html_report import check_report_path
+        from nomad_muse.paths import output_path
 
-        report = check_report_path(report)
+        report = check_report_path(output_path(report, "report.html", what="--report"))
     if example:
         from nomad_muse.examples import EXAMPLE_GENRE, example_path
 
@@ -179,14 +180,23 @@ def _print_report(rep, opts) -> None:
 def profiles_build(
     name: str = typer.Argument(..., help="Name of the new target (letters, digits, _ . -)."),
     paths: List[Path] = typer.Argument(..., help="Reference audio files and/or folders (searched recursively)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here instead of the user profile folder."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write here instead of the user profile folder (DIR/ writes DIR/NAME.toml)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing target file of that name."),
     description: str = typer.Option("", "--description", help="One line saying what these references are."),
 ) -> None:
     """Make a target (per-band 10th/50th/90th percentiles) from reference tracks."""
     from rich.progress import Progress
 
-    from nomad_muse.analyzer.targets import build_target, save_target
+    from nomad_muse.analyzer.targets import build_target, check_target_name, save_target, shipped_genres_dir, user_profiles_dir
+    from nomad_muse.errors import ParameterError
+    from nomad_muse.paths import output_path
 
+    check_target_name(name)
+    dest = output_path(out, f"{name}.toml", what="--out") if out is not None else user_profiles_dir() / f"{name}.toml"
+    if dest.is_dir():  # checked before any track is measured
+        raise ParameterError(f"--out {dest} is a directory; give a file name, or {dest}/ to write {dest / (name + '.toml')}")
+    if dest.is_file() and not force:
+        raise ParameterError(f"target file {dest} exists; pass --force to replace it (or choose another NAME / --out)")
     with Progress(transient=True) as prog:
         task = prog.add_task("measuring", total=None)
 
@@ -197,8 +207,11 @@ def profiles_build(
         prog.update(task, completed=t.n_tracks + len(skipped))
     for s in skipped:
         typer.echo(f"skipped: {s}", err=True)
-    p = save_target(t, out)
+    p = save_target(t, dest, force=force)
     typer.echo(f"built target {t.name!r} from {t.n_tracks} track(s): {p}")
+    if out is None and (shipped_genres_dir() / f"{name}.toml").is_file():
+        typer.echo(f"note: your target {name!r} now shadows the shipped one of that name (`--genre {name}` uses yours; "
+                   f"delete {p} to get the shipped one back)", err=True)
 
 
 @profiles_app.command("list")

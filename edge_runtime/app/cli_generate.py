@@ -40,7 +40,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer
         chunk: str = typer.Option("bar", help="Generate a 'beat' or a 'bar' at a time."),
         model: Path | None = typer.Option(None, help="Generator ONNX file (default: the shipped one)."),
         profile: Path | None = typer.Option(None, "--profile", help="Machine profile (default: this machine's calibrated one, else the policy)."),
-        out: Path = typer.Option(Path("generated.mid"), "--out", "-o", help="Output MIDI file (prompt + continuation)."),
+        out: str = typer.Option("generated.mid", "--out", "-o", help="Output MIDI file (prompt + continuation); DIR/ writes DIR/generated.mid."),
         bundled: str | None = typer.Option(None, help="Use a bundled prompt instead of a file: 'tonal' or 'drums'."),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
         no_adapter: bool = typer.Option(False, "--no-adapter", help="Ignore your generator adapter (muse adapt generator) for this run."),
@@ -50,6 +50,9 @@ def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer
         from nomad_muse.generator.prompt import bundled_prompt
         from nomad_muse.generator.session import generate_file
 
+        from nomad_muse.paths import output_path
+
+        out = output_path(out, "generated.mid", what="--out")
         if bundled:
             if prompt is not None:
                 raise ParameterError("give either a PROMPT file or --bundled, not both")

@@ -40,8 +40,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         with job("bench") as j:
             res = run_suite(quick=quick, realtime_s=realtime_s, block_size=block_size, progress=j.update)
+        from nomad_muse.paths import atomic_output
+
         out.mkdir(parents=True, exist_ok=True)
-        (out / "bench.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        with atomic_output(out / "bench.json", what="--out") as tmp:
+            tmp.write_text(json.dumps(res, indent=2, default=str) + "\n")
         write_bench_html(res, out / "bench.html")
         with RunStore() as store:
             run_id = store.add("bench", res, summary="; ".join(res["summary"][:2]), fingerprint=res["machine"]["fingerprint"])
@@ -163,7 +166,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
     @app.command()
     def bundle(
-        out: Path = typer.Option(..., "-o", "--out", help="The bundle to write, e.g. rig.tar.gz."),
+        out: str = typer.Option(..., "-o", "--out", help="The bundle to write, e.g. rig.tar.gz (DIR/ writes DIR/muse-rig.tar.gz)."),
         profile: Path = typer.Option(None, "--profile", help="Machine profile to ship (default: this machine's, if calibrated)."),
         target_python: str = typer.Option(None, "--target-python", help="Rig's Python, e.g. 3.11 (default: this one)."),
         wheels: str = typer.Option("env", "--wheels", help="env: repack this environment's packages (offline); index: pip download."),
@@ -172,6 +175,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         console, print_rows = _out()
         from nomad_muse.app.progress import job
         from nomad_muse.hwbench.bundle import make_bundle
+        from nomad_muse.paths import output_path
+
+        out = output_path(out, "muse-rig.tar.gz", what="--out")
 
         with job("bundle") as j:
             man = make_bundle(out, profile=profile, target_python=target_python, wheels=wheels,

@@ -79,7 +79,9 @@ class NGram:
                 {",".join(map(str, h)): {str(t): c for t, c in cs.items()} for h, cs in level.items()} for level in self.counts
             ],
         }
-        with gzip.open(path, "wt") as fh:
+        from nomad_muse.paths import atomic_output
+
+        with atomic_output(path, what="n-gram model") as tmp, gzip.open(tmp, "wt") as fh:
             json.dump(data, fh, separators=(",", ":"))
         return path
 

@@ -92,6 +92,13 @@ class RunStore:
             "created TEXT NOT NULL, fingerprint TEXT, summary TEXT, payload TEXT NOT NULL)"
         )
         con.execute("SELECT count(*) FROM runs").fetchone()  # touches the file: corrupt ones fail here
+        cols = {r[1] for r in con.execute("PRAGMA table_info(runs)").fetchall()}
+        need = {"id", "kind", "created", "fingerprint", "summary", "payload"}
+        if not need <= cols:  # another program's database, or another version's: refused, never changed
+            con.close()
+            raise HistoryBusyError(
+                f"history database {self.path} has a table 'runs' without the columns {', '.join(sorted(need - cols))}; "
+                "it is not this version's history: move it away (muse starts a new one)")
         con.commit()
         return con
 
@@ -130,7 +137,11 @@ class RunStore:
         if r is None:
             raise ParameterError(f"run {run_id} is not in the history {self.path}; `muse bench history` lists the runs")
         d = dict(zip(("id", "kind", "created", "fingerprint", "summary"), r[:5]))
-        d["payload"] = json.loads(r[5])
+        try:
+            d["payload"] = json.loads(r[5])
+        except (TypeError, ValueError, RecursionError) as e:
+            raise ParameterError(f"run {run_id} in {self.path} has an unreadable payload ({type(e).__name__}); "
+                                 "the rest of the history is fine") from None
         return d
 
     def close(self) -> None:

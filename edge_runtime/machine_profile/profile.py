@@ -267,6 +267,10 @@ def _sha256_of(paths) -> str:
     return h.hexdigest()
 
 
+#: Largest profile file read (a real one is a few KiB: modules, tuned sizes, measurements).
+MAX_PROFILE_BYTES = 4 << 20
+
+
 def sha256_file(path: Path) -> str:
     return _sha256_of([path])
 
@@ -285,7 +289,19 @@ def read_profile(path: Path) -> MachineProfile:
     if not path.is_file():
         raise ProfileError(f"profile {path} does not exist; run `muse calibrate` or pass an existing --profile")
     try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise ProfileError(f"profile {path} cannot be read ({e.strerror or e})") from None
+    if size > MAX_PROFILE_BYTES:  # stat first: a huge file is refused before it is read
+        raise ProfileError(f"profile {path} is {size} bytes, over the {MAX_PROFILE_BYTES >> 20} MiB a profile can be; "
+                           "it is not one `muse calibrate` wrote")
+    try:
         d = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ProfileError(f"profile {path} is corrupt ({type(e).__name__}); run `muse calibrate` to write a new one") from None
+    except RecursionError:  # nested thousands deep: the JSON parser's recursion limit
+        raise ProfileError(f"profile {path} is corrupt (JSON nested too deep); run `muse calibrate` to write a new one") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, and ints over Python's 4300-digit limit
+        raise ProfileError(f"profile {path} is corrupt ({type(e).__name__}: {str(e).splitlines()[0][:120]}); "
+                           "run `muse calibrate` to write a new one") from None
+    if not isinstance(d, dict):
+        raise ProfileError(f"profile {path} is corrupt (a JSON {type(d).__name__}, not an object); run `muse calibrate` to write a new one")
     return MachineProfile.from_dict(d, source=f"profile {path}")

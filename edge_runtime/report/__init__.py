@@ -18,8 +18,6 @@ and SVG, nothing about analyzer, engine or bench objects.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -69,18 +67,10 @@ def render(template: str, **context) -> str:
 def write_page(path: str | Path, text: str, *, what: str = "report") -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically: a temp file in the same folder, then rename, so a failed
     write leaves an old file intact.  ParameterError naming the path when it cannot be written."""
+    from nomad_muse.paths import atomic_output
+
     p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
-        try:
-            os.close(fd)
-            with open(tmp, "w", encoding="utf-8") as f:  # by path, so the local-only audit sees where it writes
-                f.write(text)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as err:
-        raise ParameterError(f"{what} {p}: cannot write ({err.strerror or err})") from None
+    with atomic_output(p, what=what) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:  # by path, so the local-only audit sees where it writes
+            f.write(text)
     return p
