@@ -334,3 +334,75 @@ def test_nsynth_loader_errors(tmp_path):
     with pytest.raises(InputError, match="no usable audio") as ei:
         cd.load_nsynth(tmp_path)
     assert "\n" not in str(ei.value)  # one line
+
+
+# ---------------------------------------------------------------- issue 17: real-recording augmentation, sample packs
+def _tone(sr=SR, seconds=1.0, f=220.0):
+    t = np.arange(int(sr * seconds)) / sr
+    return (0.5 * np.sin(2 * np.pi * f * t) * np.exp(-3 * t)).astype(np.float32)
+
+
+def test_augment_kinds_keep_length_and_limit_the_peak():
+    rng = np.random.default_rng(0)
+    y, other = _tone(), _tone(f=55.0)
+    irs = cd.room_irs(SR, 2, rng)
+    assert all(abs(np.sum(ir**2) - 1) < 1e-6 for ir in irs)
+    for kind in cd.AUG_KINDS:
+        for _ in range(3):
+            out = cd.augment_kind(kind, y, SR, rng, other=other, irs=irs)
+            assert out.shape == y.shape and out.dtype == np.float32 and np.all(np.isfinite(out)), kind
+            assert np.max(np.abs(out)) <= 0.999 + 1e-6, kind
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        cd.augment_kind("nope", y, SR, rng)
+    with pytest.raises(ValueError, match="irs"):
+        cd.augment_kind("room", y, SR, rng)
+
+
+def test_oneshot_loop_and_fx_do_what_they_say():
+    rng = np.random.default_rng(1)
+    y = np.zeros(SR, np.float32)
+    t = np.arange(SR - 2205) / SR
+    y[2205:] = 0.5 * np.cos(2 * np.pi * 220 * t) * np.exp(-3 * t)  # onset (full level) at 100 ms
+    assert cd.onset(y) == 2205
+    short = cd.oneshot_crop(y, SR, 0.1)
+    assert np.all(short[: 2205] == 0) and np.all(short[2205 + 2205 :] == 0) and np.any(short[2205:4410] != 0)
+    lp = cd.loop(y, SR, 0.25)
+    n = int(0.25 * SR)
+    assert np.allclose(lp[:n], y[2205 : 2205 + n]) and np.allclose(lp[n : 2 * n], lp[:n])
+    fx = cd.fx_chain(_tone(), SR, rng)
+    assert abs(rms_db(fx) - rms_db(_tone())) < 0.1  # colour changes, level does not
+    wet = cd.room(_tone(), cd.room_irs(SR, 1, rng)[0], 1.0)
+    assert abs(rms_db(wet) - rms_db(_tone())) < 0.1 and not np.allclose(wet, _tone())
+
+
+def test_import_samples_resamples_dedups_and_refuses_reserved(tmp_path):
+    src = tmp_path / "pkg" / "samples"
+    src.mkdir(parents=True)
+    t = np.arange(44100) / 44100
+    kick = (np.sin(2 * np.pi * 60 * t) * np.exp(-20 * t)).astype(np.float32)
+    sf.write(str(src / "kick.wav"), np.stack([kick, kick], 1), 44100)
+    sf.write(str(src / "kick_copy.wav"), np.stack([kick, kick], 1), 44100)
+    sf.write(str(src / "silent.wav"), np.zeros(4410, np.float32), 44100)
+    m = cd.import_samples(tmp_path / "out", "pkgdrums", "drums", [tmp_path / "pkg"])
+    assert len(m["clips"]) == 1 and {s["reason"].split()[0] for s in m["skipped"]} == {"duplicate", "peak"}
+    y, sr = sf.read(str(tmp_path / "out" / m["clips"][0]["path"]))
+    assert sr == 22050 and y.ndim == 1 and abs(len(y) - 22050) <= 1
+    assert (tmp_path / "out" / "pkgdrums" / "manifest.json").is_file()
+    res = tmp_path / "hydrogen-drumkits" / "Kit"
+    res.mkdir(parents=True)
+    sf.write(str(res / "k.wav"), kick, 44100)
+    with pytest.raises(InputError, match="reserved"):
+        cd.import_samples(tmp_path / "out", "x", "drums", [res])
+    assert cd.main(["import-samples", str(tmp_path / "out2"), "--source", "freepats", "--family", "drums", str(src)]) == 2
+
+
+def test_kit_only_soundfont_moves_the_drum_part_off_channel_10(tmp_path):
+    import mido
+
+    from nomad_muse.gm import DRUM_CHANNEL
+
+    clips = [cd.make_clip("drums", i, 4, 0, kits=[0]) for i in range(4)]
+    cd._slice_midi(clips, tmp_path / "a.mid")
+    cd._slice_midi(clips, tmp_path / "b.mid", drum_channel=1)
+    chans = lambda p: {m.channel for m in mido.MidiFile(str(p)) if m.type == "note_on"}  # noqa: E731
+    assert DRUM_CHANNEL in chans(tmp_path / "a.mid") and DRUM_CHANNEL not in chans(tmp_path / "b.mid")

