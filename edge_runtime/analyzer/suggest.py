@@ -202,8 +202,8 @@ def band_suggestions(rep: AnalysisReport, opts: SuggestOptions) -> list[Suggesti
         if not above:
             note = _empty_note(rep, b.lo_hz, b.hi_hz, edges)
             if note is not None:
-                if note != _SKIP:
-                    out.append(note)
+                if note != _SKIP and not any(o.kind == "empty_region" and o.region == note.region for o in out):
+                    out.append(note)  # one note per empty region (presence and air can both point at it)
                 continue
         (kind, why) = BAND_RULES[b.name][0 if above else 1]
         fc = _focus_hz(rep, b, 1.0 if above else -1.0)
