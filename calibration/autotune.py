@@ -45,8 +45,9 @@ from dataclasses import dataclass, field
 
 from nomad_muse.errors import ParameterError
 from nomad_muse.machine_profile import TunedConfig
+from nomad_muse.settings import BLOCK_SIZES
 
-BLOCKS = (64, 128, 256, 512, 1024)
+BLOCKS = BLOCK_SIZES  # the legal set is the candidate set: every legal block is measured
 HOPS_MS = (20.0, 40.0)
 MEL_HOP_MS = 20.0
 CHUNKS = {"beat": 1.0, "bar": 4.0}

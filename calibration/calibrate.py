@@ -89,7 +89,7 @@ class CalibrationOptions:
         if self.mode not in MODES:
             raise ParameterError(f"mode={self.mode!r} must be one of {', '.join(MODES)}")
         if self.replay_blocks is not None and self.replay_blocks < 100:
-            raise ParameterError(f"--blocks {self.replay_blocks} must be >= 100")
+            raise ParameterError(f"replay_blocks={self.replay_blocks} must be >= 100", field="replay_blocks")
         from nomad_muse.calibration.autotune import Budget
 
         Budget(e2e_ms=self.budget_ms)  # validates before any work starts

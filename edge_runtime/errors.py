@@ -9,7 +9,18 @@ from __future__ import annotations
 
 
 class MuseError(Exception):
-    """Root of all errors raised deliberately by Nomad Muse Edge."""
+    """Root of all errors raised deliberately by Nomad Muse Edge.
+
+    ``field``: the library's name of the setting or argument (``block_size``)
+    when the message starts with ``FIELD=VALUE``; the CLI shows its flag
+    instead (``--block-size VALUE``, :mod:`nomad_muse.app.flags`).  ``parts``: the
+    errors one message joins (``"; "``), each with its own field.
+    """
+
+    def __init__(self, message: str = "", *, field: str | None = None, parts: tuple = ()) -> None:
+        super().__init__(message)
+        self.field = field
+        self.parts = tuple(parts)
 
 
 class ParameterError(MuseError, ValueError):

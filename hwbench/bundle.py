@@ -127,13 +127,13 @@ def make_bundle(out: Path, *, profile: Path | None = None, target_python: str | 
 
     out = Path(out)
     if not out.name.endswith((".tar.gz", ".tgz")):
-        raise ParameterError(f"-o {out}: the bundle is a .tar.gz; name it e.g. rig.tar.gz")
+        raise ParameterError(f"out={str(out)!r}: the bundle is a .tar.gz; name it e.g. rig.tar.gz", field="out")
     if not out.parent.exists():
-        raise ParameterError(f"-o {out}: folder {out.parent} does not exist")
+        raise ParameterError(f"out={str(out)!r}: folder {out.parent} does not exist", field="out")
     pyver = "%d.%d" % sys.version_info[:2]
     target_python = target_python or pyver
     if wheels not in ("env", "index"):
-        raise ParameterError(f"--wheels {wheels!r} must be 'env' (repack this environment, offline) or 'index' (pip download)")
+        raise ParameterError(f"wheels={wheels!r} must be 'env' (repack this environment, offline) or 'index' (pip download)", field="wheels")
     if wheels == "env" and target_python != pyver:
         raise ParameterError(f"--target-python {target_python}: repacking this environment gives Python {pyver} wheels; "
                              f"use --wheels index to download wheels for {target_python}")

@@ -33,6 +33,7 @@ import numpy as np
 
 from nomad_muse.backends.base import Candidate
 from nomad_muse.errors import MuseError
+from nomad_muse.settings import BLOCK_SIZES
 
 SCHEMA = "nomad-muse-edge/bench/1"
 TOKENS_PER_BEAT = 4.0  # measured density of the bundled tonal prompt is stored in the row; this is the fallback
@@ -234,6 +235,7 @@ def run_suite(*, quick: bool = False, realtime_s: float | None = None, block_siz
 
     from nomad_muse import __version__
     from nomad_muse.machine_profile import resolve
+    from nomad_muse.settings import check, rule
     from nomad_muse.probe import probe
     from nomad_muse.hwbench.fft_bench import measure_fft
     from nomad_muse.hwbench.floor import measure_floor
@@ -243,6 +245,8 @@ def run_suite(*, quick: bool = False, realtime_s: float | None = None, block_siz
         if progress:
             progress(msg)
 
+    if block_size is not None:  # refused before the matrix runs, not after
+        check("block_size", block_size, rule("block_size"))
     calls, warmup = (300, 50) if quick else (3000, 300)
     active = resolve()
     t = active.tuned
@@ -257,7 +261,7 @@ def run_suite(*, quick: bool = False, realtime_s: float | None = None, block_siz
     matrix = bench_generator_cells(calls, warmup)
     say("classifier cells")
     hops = (t.classifier_hop_ms,) if quick else tuple(sorted({t.classifier_hop_ms, 20.0, 50.0}))
-    matrix += bench_classifier_cells(calls, warmup, (t.block_size,) if quick else (64, 128, 256, 512, 1024), hops)
+    matrix += bench_classifier_cells(calls, warmup, (t.block_size,) if quick else BLOCK_SIZES, hops)
     say("analyzer cells")
     matrix += bench_analyzer_cells((t.analyzer_fft_size,) if quick else (2048, 4096, 8192, 16384), t.analyzer_period_s, 3 if quick else 10)
     say("baselines: PyTorch eager, numpy.fft vs FFTW")

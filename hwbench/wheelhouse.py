@@ -190,7 +190,7 @@ def wheelhouse_from_env(out_dir: Path, progress=None) -> list[Path]:
 def wheelhouse_from_index(out_dir: Path, target_python: str) -> list[Path]:
     """``pip download`` the closure for ``target_python`` (e.g. "3.11") on this platform (network needed)."""
     if not re.fullmatch(r"3\.\d{1,2}", target_python):
-        raise ParameterError(f"--target-python {target_python!r} must look like 3.11")
+        raise ParameterError(f"target_python={target_python!r} must look like 3.11", field="target_python")
     out_dir.mkdir(parents=True, exist_ok=True)
     own = project_wheel(out_dir)  # pure Python: this project's wheel works on any 3.x
     reqs = [f"{d.metadata['Name']}=={d.version}" for d in dependency_closure(root_requires=wheel_requires(own))

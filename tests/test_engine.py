@@ -376,7 +376,7 @@ def test_engine_config_comes_from_the_profile_and_flags_override():
             c.analyzer_period_s) == (44100, 128, 30.0, "bar", 4.0, 4096, 0.5)
     c2 = EngineConfig.from_tuned(tuned, block_size=512, chunk="beat")
     assert (c2.block_size, c2.chunk, c2.lookahead_beats) == (512, "beat", 4.0)
-    with pytest.raises(ParameterError, match="block-size"):
+    with pytest.raises(ParameterError, match="block_size"):
         EngineConfig.from_tuned(tuned, block_size=4096)
     with pytest.raises(ParameterError, match="unknown"):
         EngineConfig.from_tuned(tuned, blocksize=256)

@@ -299,9 +299,9 @@ def check_report_path(path: str | Path) -> Path:
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
-        raise ParameterError(f"--report {p}: is a directory; give a file name such as {p / 'report.html'}")
+        raise ParameterError(f"report={str(p)!r}: is a directory; give a file name such as {p / 'report.html'}", field="report")
     if not parent.is_dir():
-        raise ParameterError(f"--report {p}: directory {parent} does not exist; create it or choose another path")
+        raise ParameterError(f"report={str(p)!r}: directory {parent} does not exist; create it or choose another path", field="report")
     return p
 
 

@@ -257,7 +257,9 @@ def main() -> None:
     try:
         app()
     except MuseError as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        from nomad_muse.app.flags import user_message
+
+        err_console.print(f"[bold red]error:[/] {user_message(e)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("stopped")

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import typer
 
+from nomad_muse.settings import BLOCK_SIZES
+
+_BLOCKS = ", ".join(map(str, BLOCK_SIZES))
+
 
 def _out():
     from nomad_muse.app import console
@@ -22,8 +26,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         quick: bool = typer.Option(False, "--quick", help="Few calls, one block size, 5 s real-time run (CI)."),
         out: Path = typer.Option(Path("out/bench"), "--out", help="Folder for bench.json and bench.html."),
         realtime_s: float = typer.Option(None, "--realtime-s", min=1.0, help="Seconds of paced real-time simulation (default 60, quick 5)."),
-        block_size: int = typer.Option(None, "--block-size", min=64, max=1024,
-                                       help="Block (samples) of the real-time run, 64-1024 (default: the profile's)."),
+        block_size: int = typer.Option(None, "--block-size",
+                                       help=f"Block (samples) of the real-time run: one of {_BLOCKS} (default: the profile's)."),
         as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
     ) -> None:
         """The benchmark matrix (module × backend × device × precision × size), same-run baselines and the real-time simulation.

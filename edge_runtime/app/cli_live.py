@@ -7,6 +7,10 @@ from pathlib import Path
 
 import typer
 
+from nomad_muse.settings import BLOCK_SIZES
+
+_BLOCKS = ", ".join(map(str, BLOCK_SIZES))
+
 
 def _flags(block_size, lookahead, chunk, mode, key, renderer, genre, tempo=None, seed=None, style=None) -> dict:
     return {"block_size": block_size, "lookahead_beats": lookahead, "chunk": chunk, "mode": mode, "key": key,
@@ -32,7 +36,7 @@ def register(app: typer.Typer) -> None:
         prompt: Path | None = typer.Option(None, "--prompt", help="MIDI prompt; default: the bundled tonal prompt."),
         out: Path = typer.Option(Path("out"), "--out", help="Directory for continuation.mid, render.wav, report.html."),
         profile: Path | None = typer.Option(None, "--profile", help="Machine profile (default: this machine's, else defaults)."),
-        block_size: int | None = typer.Option(None, "--block-size", help="Samples per block (64–1024); default: the profile's."),
+        block_size: int | None = typer.Option(None, "--block-size", help=f"Samples per block: one of {_BLOCKS}; default: the profile's."),
         lookahead: float | None = typer.Option(None, "--lookahead", help="Generator lookahead (beats); default: the profile's."),
         chunk: str | None = typer.Option(None, "--chunk", help="Generator chunk: beat or bar; default: the profile's."),
         mode: str | None = typer.Option(None, "--mode", help="auto (the prompt's), drums or tonal."),
@@ -88,7 +92,7 @@ def register(app: typer.Typer) -> None:
         audio_device: str | None = typer.Option(None, "--audio-device", help="Device index or name part (default: the JACK device)."),
         midi_in: str | None = typer.Option(None, "--midi-in", help="MIDI port to read (name part); default a virtual port muse-in:in; 'none' for off."),
         midi_out: str | None = typer.Option(None, "--midi-out", help="MIDI port to write (name part); default a virtual port muse-out:out; 'none' for off."),
-        block_size: int | None = typer.Option(None, "--block-size", help="Samples per callback (64–1024); default: the profile's."),
+        block_size: int | None = typer.Option(None, "--block-size", help=f"Samples per callback: one of {_BLOCKS}; default: the profile's."),
         profile: Path | None = typer.Option(None, "--profile", help="Machine profile (default: this machine's, else defaults)."),
         lookahead: float | None = typer.Option(None, "--lookahead", help="Generator lookahead (beats)."),
         chunk: str | None = typer.Option(None, "--chunk", help="Generator chunk: beat or bar."),

@@ -32,6 +32,7 @@ from nomad_muse.backends.spec import ModelSpec
 from nomad_muse.classifier.features import CONTEXT, HOP_S, SR_TRAIN, Resampler, frame_params, logmel_frame, normalise, window_level_dbfs
 from nomad_muse.errors import ParameterError
 from nomad_muse.gm import FAMILIES
+from nomad_muse.settings import Rule, check, default, validate
 
 DRUMS = FAMILIES.index("drums")
 
@@ -75,24 +76,26 @@ def with_adapter(res: LoadResult, path: Path) -> LoadResult:
     return res
 
 
+_CANONICAL = {"hop_ms": "classifier_hop_ms", "vote_ms": "classifier_vote_ms"}
+_RULES = {"switch_threshold": Rule("", 0.5, 1.0, hi_open=True), "hysteresis_votes": Rule("", 1, float("inf")),
+          "max_infer_per_push": Rule("", 1, float("inf"))}
+
+
 @dataclass(frozen=True)
 class ClassifierConfig:
-    hop_ms: float = 20.0
-    vote_ms: float = 160.0
+    """Hop and vote window (defaults and ranges: :data:`nomad_muse.settings.SETTINGS`), switch rule, call cap."""
+
+    hop_ms: float = default("classifier_hop_ms")
+    vote_ms: float = default("classifier_vote_ms")
     switch_threshold: float = 0.75
     hysteresis_votes: int = 2
     silence_dbfs: float = -60.0
     max_infer_per_push: int = 16
 
     def __post_init__(self) -> None:
-        if not 20.0 <= self.hop_ms <= 50.0:
-            raise ParameterError(f"hop_ms={self.hop_ms} must be within 20–50 ms")
-        if not 100.0 <= self.vote_ms <= 200.0:
-            raise ParameterError(f"vote_ms={self.vote_ms} must be within 100–200 ms")
-        if not 0.5 <= self.switch_threshold < 1.0:
-            raise ParameterError(f"switch_threshold={self.switch_threshold} must be within [0.5, 1)")
-        if self.hysteresis_votes < 1 or self.max_infer_per_push < 1:
-            raise ParameterError("hysteresis_votes and max_infer_per_push must be >= 1")
+        validate(self, _CANONICAL)
+        for name, r in _RULES.items():
+            check(name, getattr(self, name), r)
 
 
 @dataclass(frozen=True)

@@ -6,21 +6,32 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from nomad_muse.errors import ParameterError
+from nomad_muse.settings import default, validate
 
 #: interpreter thread switch interval the engine sets (s); measured in docs/engine.md
 SWITCH_INTERVAL_S = 0.0005
+
+#: engine fields that hold a tuned size under a shorter name
+_CANONICAL = {"chunk": "generator_chunk", "lookahead_beats": "generator_lookahead_beats"}
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     """Everything the engine needs to run, in one value.
 
+    The tuned sizes (sample rate, block, classifier hop/vote, generator chunk
+    and lookahead, analyzer FFT/period) take their defaults and rules from
+    :data:`nomad_muse.settings.SETTINGS` — the same ones the machine profile's
+    ``TunedConfig`` uses — and the run settings their rules from
+    :data:`nomad_muse.settings.RUN_RULES`; :func:`nomad_muse.settings.validate`
+    checks them all.
+
     Attributes
     ----------
     sample_rate : int
         Hz.  Live: the audio server's rate wins (a JACK server runs at one rate).
     block_size : int
-        Samples per audio callback (64–1024); ``block_size / sample_rate`` is the period.
+        Samples per audio callback (one of ``settings.BLOCK_SIZES``); ``block_size / sample_rate`` is the period.
     channels : int
         Audio channels in and out (1 or 2).
     tempo_bpm : float
@@ -71,18 +82,18 @@ class EngineConfig:
         Generator chunks slower than this (s) count as late even offline (deadline statistics).
     """
 
-    sample_rate: int = 48000
-    block_size: int = 256
+    sample_rate: int = default("sample_rate")
+    block_size: int = default("block_size")
     channels: int = 2
     tempo_bpm: float = 120.0
-    lookahead_beats: float = 2.0
-    chunk: str = "beat"
-    classifier_hop_ms: float = 20.0
-    classifier_vote_ms: float = 160.0
+    lookahead_beats: float = default("generator_lookahead_beats")
+    chunk: str = default("generator_chunk")
+    classifier_hop_ms: float = default("classifier_hop_ms")
+    classifier_vote_ms: float = default("classifier_vote_ms")
     classifier_max_infer: int = 4
     classifier_backlog_ms: float = 250.0
-    analyzer_fft_size: int = 8192
-    analyzer_period_s: float = 1.0
+    analyzer_fft_size: int = default("analyzer_fft_size")
+    analyzer_period_s: float = default("analyzer_period_s")
     analyzer_window_s: float = 10.0
     render_ahead_blocks: int = 3
     ring_ms: float = 2000.0
@@ -100,29 +111,10 @@ class EngineConfig:
     renderer: str = "auto"
 
     def __post_init__(self) -> None:
-        if not 8000 <= self.sample_rate <= 192000:
-            raise ParameterError(f"sample rate {self.sample_rate} Hz must be within 8000–192000")
-        if not 64 <= self.block_size <= 1024:
-            raise ParameterError(f"--block-size {self.block_size} must be within 64–1024 samples")
-        if self.channels not in (1, 2):
-            raise ParameterError(f"channels={self.channels} must be 1 or 2")
-        if self.chunk not in ("beat", "bar"):
-            raise ParameterError(f"chunk={self.chunk!r} must be 'beat' or 'bar'")
-        if not 0.25 <= self.lookahead_beats <= 16:
-            raise ParameterError(f"--lookahead {self.lookahead_beats} must be within 0.25–16 beats")
-        if self.mode not in ("auto", "drums", "tonal"):
-            raise ParameterError(f"--mode {self.mode!r} must be auto, drums or tonal")
+        validate(self, _CANONICAL)
         from nomad_muse.generator.style import resolve_style
 
         resolve_style(self.style)
-        if not 0.5 <= self.analyzer_period_s <= 2.0:
-            raise ParameterError(f"analyzer period {self.analyzer_period_s} s must be within 0.5–2 s")
-        if self.render_ahead_blocks < 1 or self.classifier_max_infer < 1:
-            raise ParameterError("render_ahead_blocks and classifier_max_infer must be >= 1")
-        if self.ring_ms < 200:
-            raise ParameterError(f"ring_ms={self.ring_ms} must be >= 200 ms")
-        if not 0.0 <= self.render_gain <= 4.0 or not 0.0 <= self.input_gain <= 4.0:
-            raise ParameterError("render_gain and input_gain must be within 0–4 (linear)")
 
     @property
     def period_s(self) -> float:
@@ -139,10 +131,8 @@ class EngineConfig:
     @classmethod
     def from_tuned(cls, tuned, **flags: Any) -> "EngineConfig":
         """From a :class:`~nomad_muse.machine_profile.TunedConfig`, then ``flags`` (None = keep)."""
-        base = cls(sample_rate=tuned.sample_rate, block_size=tuned.block_size,
-                   classifier_hop_ms=tuned.classifier_hop_ms, classifier_vote_ms=tuned.classifier_vote_ms,
-                   chunk=tuned.generator_chunk, lookahead_beats=tuned.generator_lookahead_beats,
-                   analyzer_fft_size=tuned.analyzer_fft_size, analyzer_period_s=tuned.analyzer_period_s)
+        inv = {v: k for k, v in _CANONICAL.items()}
+        base = cls(**{inv.get(f.name, f.name): getattr(tuned, f.name) for f in fields(tuned)})
         known = {f.name for f in fields(cls)}
         bad = set(flags) - known
         if bad:

@@ -67,9 +67,11 @@ def pick_device(device: str | int | None) -> dict:
     for d in devs:
         if str(device) == str(d["index"]) or str(device).lower() in d["name"].lower():
             if d["in"] < 1 or d["out"] < 1:
-                raise InputError(f"--audio-device {device!r} ({d['name']}) is not a duplex device (in {d['in']}, out {d['out']})")
+                raise InputError(f"audio_device={device!r} ({d['name']}) is not a duplex device (in {d['in']}, out {d['out']})",
+                                 field="audio_device")
             return d
-    raise InputError(f"--audio-device {device!r}: not found; devices: " + "; ".join(f"{d['index']}: {d['name']}" for d in devs))
+    raise InputError(f"audio_device={device!r}: not found; devices: " + "; ".join(f"{d['index']}: {d['name']}" for d in devs),
+                     field="audio_device")
 
 
 @dataclass
@@ -125,22 +127,22 @@ class LiveRunner:
         self.midi_in = self.midi_out = None
         from nomad_muse.engine.midi import MidiInput, MidiOutput
 
-        problems: list[str] = []  # both ports are tried, so one message names every missing one
+        problems: list[InputError] = []  # both ports are tried, so one message names every missing one
         if midi_out != "none":
             try:
                 self.midi_out = MidiOutput(self.engine, port=midi_out, client=client)
             except InputError as e:
-                problems.append(str(e))
+                problems.append(e)
         if midi_in != "none":
             try:
                 self.midi_in = MidiInput(self.engine, self.p.generator, port=midi_in, client=client)
             except InputError as e:
-                problems.append(str(e))
+                problems.append(e)
         if problems:
             for m in (self.midi_out, self.midi_in):
                 if m is not None:
                     m.close()
-            raise InputError("; ".join(problems))
+            raise InputError("; ".join(map(str, problems)), parts=tuple(problems))
         self.switch_interval_s = switch_interval_s
         self.stopping = threading.Event()
         self.reason = ""

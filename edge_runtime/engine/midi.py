@@ -40,8 +40,8 @@ def _open(port_obj, port: str | None, kind: str, virtual_name: str):
         if port.lower() in n.lower():
             port_obj.open_port(i)
             return n
-    raise InputError(f"--midi-{kind} {port!r}: no such MIDI port; ports here: {', '.join(names) or 'none'} "
-                     f"(or leave it out for a virtual port, or pass 'none')")
+    raise InputError(f"midi_{kind}={port!r}: no such MIDI port; ports here: {', '.join(names) or 'none'} "
+                     f"(or leave it out for a virtual port, or pass 'none')", field=f"midi_{kind}")
 
 
 def _jack_error(e: Exception, what: str) -> InputError:

@@ -17,6 +17,7 @@ from scipy import signal
 
 from nomad_muse.errors import ParameterError
 from nomad_muse.gm import DRUM_CHANNEL, DRUM_MAP
+from nomad_muse.settings import check, rule
 
 log = logging.getLogger(__name__)
 
@@ -260,8 +261,7 @@ def find_soundfont() -> Path | None:
 
 def make_renderer(kind: str, sr: int):
     """``builtin``, ``fluidsynth`` (error if unavailable) or ``auto`` (FluidSynth when installed, else builtin)."""
-    if kind not in ("auto", "builtin", "fluidsynth"):
-        raise ParameterError(f"--renderer {kind!r} must be auto, builtin or fluidsynth")
+    check("renderer", kind, rule("renderer"))
     if kind in ("auto", "fluidsynth"):
         sf = find_soundfont()
         try:
@@ -270,7 +270,7 @@ def make_renderer(kind: str, sr: int):
             return FluidSynthRenderer(sr, sf)
         except (ImportError, OSError) as e:
             if kind == "fluidsynth":
-                raise ParameterError(f"--renderer fluidsynth is not available here: {e}; "
-                                     "install pyfluidsynth, libfluidsynth3 and a GM soundfont, or use --renderer builtin") from None
+                raise ParameterError(f"renderer='fluidsynth' is not available here: {e}; install pyfluidsynth, "
+                                     "libfluidsynth3 and a GM soundfont, or use renderer='builtin'", field="renderer") from None
             log.info("FluidSynth not available (%s); using the built-in synth", e)
     return NumpySynth(sr)

@@ -30,7 +30,7 @@ def bundled_prompt(name: str) -> Path:
     from nomad_muse.paths import models_dir
 
     if name not in BUNDLED:
-        raise ParameterError(f"--bundled {name!r} must be one of {', '.join(BUNDLED)}")
+        raise ParameterError(f"bundled={name!r} must be one of {', '.join(BUNDLED)}", field="bundled")
     return models_dir() / "prompts" / BUNDLED[name]
 
 

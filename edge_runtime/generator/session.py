@@ -16,6 +16,7 @@ from nomad_muse.generator.prompt import FAMILY_PROGRAM, apply_style, prime, prom
 from nomad_muse.generator.style import resolve_style
 from nomad_muse.generator.tokenizer import decode
 from nomad_muse.gm import DRUM_CHANNEL, TONAL_FAMILIES
+from nomad_muse.settings import check, rule
 
 
 def _adapted(gen) -> bool:
@@ -52,9 +53,8 @@ def generate_file(
     style = resolve_style(style)
     auto = AutoTemperature(*auto_bounds) if temperature is None else None
     if family not in TONAL_FAMILIES:
-        raise ParameterError(f"--family {family!r} must be one of {', '.join(TONAL_FAMILIES)}")
-    if chunk not in ("beat", "bar"):
-        raise ParameterError(f"--chunk {chunk!r} must be 'beat' or 'bar'")
+        raise ParameterError(f"family={family!r} must be one of {', '.join(TONAL_FAMILIES)}", field="family")
+    check("chunk", chunk, rule("chunk"))
     user_key = parse_key(key) if key else None
     notes_msg = []
     score: Score | None = None

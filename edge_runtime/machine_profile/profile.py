@@ -20,6 +20,7 @@ from typing import Any
 
 from nomad_muse.backends.base import Candidate
 from nomad_muse.errors import ParameterError
+from nomad_muse.settings import default, validate
 
 log = logging.getLogger(__name__)
 
@@ -34,55 +35,24 @@ class ProfileError(ParameterError):
 
 @dataclass(frozen=True)
 class TunedConfig:
-    """Sizes the auto-tuner chooses; these defaults apply before any calibration.
+    """Sizes the auto-tuner chooses; the defaults apply before any calibration.
 
-    Attributes
-    ----------
-    sample_rate : int
-        Audio sample rate (Hz) of the live engine.
-    block_size : int
-        Audio callback block (samples, 64–1024).
-    classifier_hop_ms : float
-        Time between classifications (ms, 20–50).
-    classifier_vote_ms : float
-        Vote window (ms, 100–200).
-    generator_chunk : str
-        "beat" or "bar": how much the generator writes per request.
-    generator_lookahead_beats : float
-        How far (beats) the generator runs ahead of the playhead.
-    analyzer_fft_size : int
-        Analyzer FFT segment (samples, power of two).
-    analyzer_period_s : float
-        Seconds between analyzer updates (0.5–2).
+    One field per :data:`nomad_muse.settings.SETTINGS` entry (same names as
+    ``profile.json``'s ``tuned`` keys); ranges, legal sets and defaults are
+    there, and :func:`nomad_muse.settings.validate` checks them.
     """
 
-    sample_rate: int = 48000
-    block_size: int = 256
-    classifier_hop_ms: float = 20.0
-    classifier_vote_ms: float = 160.0
-    generator_chunk: str = "beat"
-    generator_lookahead_beats: float = 2.0
-    analyzer_fft_size: int = 8192
-    analyzer_period_s: float = 1.0
+    sample_rate: int = default("sample_rate")
+    block_size: int = default("block_size")
+    classifier_hop_ms: float = default("classifier_hop_ms")
+    classifier_vote_ms: float = default("classifier_vote_ms")
+    generator_chunk: str = default("generator_chunk")
+    generator_lookahead_beats: float = default("generator_lookahead_beats")
+    analyzer_fft_size: int = default("analyzer_fft_size")
+    analyzer_period_s: float = default("analyzer_period_s")
 
     def __post_init__(self) -> None:
-        if not 8000 <= self.sample_rate <= 192000:
-            raise ParameterError(f"sample_rate={self.sample_rate} must be within 8000–192000 Hz")
-        if not 64 <= self.block_size <= 1024:
-            raise ParameterError(f"block_size={self.block_size} must be within 64–1024 samples")
-        if not 20.0 <= self.classifier_hop_ms <= 50.0:
-            raise ParameterError(f"classifier_hop_ms={self.classifier_hop_ms} must be within 20–50 ms")
-        if not 100.0 <= self.classifier_vote_ms <= 200.0:
-            raise ParameterError(f"classifier_vote_ms={self.classifier_vote_ms} must be within 100–200 ms")
-        if self.generator_chunk not in ("beat", "bar"):
-            raise ParameterError(f"generator_chunk={self.generator_chunk!r} must be 'beat' or 'bar'")
-        if not 0.25 <= self.generator_lookahead_beats <= 16:
-            raise ParameterError(f"generator_lookahead_beats={self.generator_lookahead_beats} must be within 0.25–16")
-        n = self.analyzer_fft_size
-        if n < 256 or n > 65536 or n & (n - 1):
-            raise ParameterError(f"analyzer_fft_size={n} must be a power of two within 256–65536")
-        if not 0.5 <= self.analyzer_period_s <= 2.0:
-            raise ParameterError(f"analyzer_period_s={self.analyzer_period_s} must be within 0.5–2 s")
+        validate(self)
 
     @property
     def block_ms(self) -> float:
