@@ -36,6 +36,8 @@ FIELD_FLAGS = {
     "wheels": "--wheels",
     "spec": "--spec",
     "adapter_map": "--map",
+    "style": "--style",
+    "port": "--port",
 }
 
 

@@ -99,7 +99,7 @@ def labelled_files(directory: Path, mapping: dict[str, str] | None = None) -> li
     mapping = dict(mapping or {})
     for k, v in mapping.items():
         if v not in FAMILIES:
-            raise ParameterError(f"--map {k}={v}: {v!r} is not a family ({' '.join(FAMILIES)})")
+            raise ParameterError(f"adapter_map={k}={v}: {v!r} is not a family ({' '.join(FAMILIES)})", field="adapter_map")
     out = []
     for sub in sorted(p for p in d.iterdir() if p.is_dir()):
         fam = mapping.get(sub.name, sub.name if sub.name in FAMILIES else mapping.get(sub.name.lower()))

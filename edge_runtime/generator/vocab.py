@@ -88,7 +88,7 @@ def style_token(style: str) -> int:
     if style not in STYLES:
         from nomad_muse.errors import ParameterError
 
-        raise ParameterError(f"--style {style!r} must be one of auto, {', '.join(STYLES)}")
+        raise ParameterError(f"style={style!r} must be one of auto, {', '.join(STYLES)}", field="style")
     return INDEX[f"STYLE:{style}"]
 
 

@@ -100,7 +100,7 @@ class UiServer:
     def __init__(self, runner, *, port: int = 0, token: str | None = None, rate_hz: float = DEFAULT_RATE_HZ,
                  title: str = "muse live") -> None:
         if not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ParameterError(f"--port {port!r}: must be 0 (a free port) or 1–65535")
+            raise ParameterError(f"port={port!r}: must be 0 (a free port) or 1–65535", field="port")
         if not 0 < rate_hz <= MAX_RATE_HZ:
             raise ParameterError(f"UI rate {rate_hz!r} updates/s: must be within (0, {MAX_RATE_HZ:g}]")
         self.runner, self.engine = runner, runner.engine
