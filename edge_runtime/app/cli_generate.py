@@ -99,6 +99,8 @@ def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer
         from nomad_muse.generator.engine import Generator
         from nomad_muse.generator.evaluate import evaluate_dir
 
+        if max_files < 1:  # a negative count used to slice off the last file
+            raise ParameterError(f"--max-files {max_files} must be 1 or more")
         cands, model_path, _ = _choice(backend, None, None)
         gen = Generator(model_path, candidates=cands, use_adapter=not no_adapter)
         from nomad_muse.app.progress import job

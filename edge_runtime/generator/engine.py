@@ -24,7 +24,7 @@ import numpy as np
 from nomad_muse.backends.base import Candidate
 from nomad_muse.backends.registry import LoadResult, load_first
 from nomad_muse.backends.spec import ModelSpec
-from nomad_muse.errors import ParameterError
+from nomad_muse.errors import BackendError, ParameterError
 from nomad_muse.generator import vocab as V
 from nomad_muse.generator.grammar import Grammar
 from nomad_muse.generator.sampling import masked_probs, sample
@@ -109,6 +109,10 @@ class Generator:
         n = logits.shape[-1] if logits is not None and logits.shape and logits.shape[-1] else V.VOCAB_SIZE
         #: the model's vocabulary: 252 for a model trained before the STYLE tokens, else V.VOCAB_SIZE
         self.n_logits: int = int(n)
+        if self.n_logits not in (V.VOCAB_SIZE, V.VOCAB_SIZE_NO_STYLE):
+            raise BackendError(f"generator model {Path(self.model.describe().model_path).name} has {self.n_logits} "
+                               f"logits; a Nomad Muse generator has {V.VOCAB_SIZE_NO_STYLE} or {V.VOCAB_SIZE} (one per token): "
+                               "is it the right --model?")
         #: whether the model knows the STYLE context tokens (header ``... METER STYLE``)
         self.has_style: bool = self.n_logits > V.STYLE_IDS[0]
         self._tok = np.zeros((1, 1), np.int64)
@@ -149,6 +153,9 @@ class Generator:
         mask = self.grammar.mask()
         if self.n_logits != mask.shape[0]:  # a model without the STYLE tokens (never sampled: header only)
             mask = mask[: self.n_logits]
+        if not np.isfinite(self._logits).all():  # a broken model (NaN/inf weights) would sample garbage or crash
+            raise BackendError(f"the generator model on {self.loaded.candidate} returned NaN or infinite logits; "
+                               "re-export the model (or drop --model to use the shipped one)")
         p = masked_probs(self._logits, mask, cfg.temperature)
         tok = sample(p, cfg.top_p, rng)
         return tok, float(p.max())

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import numbers
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -52,6 +54,12 @@ class TunedConfig:
     analyzer_period_s: float = default("analyzer_period_s")
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # JSON gives any type: 100.5 samples, "256", true or [] are refused by name
+            v = getattr(self, f.name)
+            want = {"int": numbers.Integral, "float": numbers.Real, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            if isinstance(v, bool) or not isinstance(v, want) or (want is numbers.Real and not math.isfinite(v)):
+                kind = {numbers.Integral: "a whole number", str: "a string"}.get(want, "a finite number")
+                raise ParameterError(f"{f.name}={v!r} must be {kind}")
         validate(self)
 
     @property
@@ -67,6 +75,8 @@ class TunedConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TunedConfig":
+        if not isinstance(d, Mapping):
+            raise ParameterError(f"tuned={d!r:.40} must be an object of tuned sizes")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
