@@ -86,6 +86,7 @@ class RunStore:
 
     def _open(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=self.timeout)
+        con.text_factory = lambda b: b.decode("utf-8", "replace")  # a damaged row reads as text with U+FFFD, not a crash
         con.execute("PRAGMA busy_timeout = %d" % int(self.timeout * 1000))
         con.execute(
             "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
@@ -126,14 +127,12 @@ class RunStore:
             q += " WHERE kind = ?"
             args = (kind,)
         q += " ORDER BY id DESC LIMIT ?"
-        rows = self._con.execute(q, args + (limit,)).fetchall()
+        rows = self._query(q, args + (limit,), all_rows=True)
         return [dict(zip(("id", "kind", "created", "fingerprint", "summary"), r)) for r in rows]
 
     def get(self, run_id: int) -> dict:
         """One run with its payload; :class:`ParameterError` naming the id if there is none."""
-        r = self._con.execute(
-            "SELECT id, kind, created, fingerprint, summary, payload FROM runs WHERE id = ?", (int(run_id),)
-        ).fetchone()
+        r = self._query("SELECT id, kind, created, fingerprint, summary, payload FROM runs WHERE id = ?", (int(run_id),))
         if r is None:
             raise ParameterError(f"run {run_id} is not in the history {self.path}; `muse bench history` lists the runs")
         d = dict(zip(("id", "kind", "created", "fingerprint", "summary"), r[:5]))
@@ -143,6 +142,18 @@ class RunStore:
             raise ParameterError(f"run {run_id} in {self.path} has an unreadable payload ({type(e).__name__}); "
                                  "the rest of the history is fine") from None
         return d
+
+    def _query(self, q: str, args: tuple, *, all_rows: bool = False):
+        """Run a read; a database damaged past the open-time check is one line (the file is kept)."""
+        try:
+            cur = self._con.execute(q, args)
+            return cur.fetchall() if all_rows else cur.fetchone()
+        except sqlite3.DatabaseError as e:
+            if _is_busy(e):
+                raise HistoryBusyError(f"history database {self.path} stayed locked by another process for {self.timeout:g} s; "
+                                       "try again when it finishes") from None
+            raise HistoryBusyError(f"history database {self.path} is damaged ({e}); it is kept as it is: move it away "
+                                   "and muse starts a new one") from None
 
     def close(self) -> None:
         self._con.close()
