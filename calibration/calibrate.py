@@ -215,9 +215,13 @@ class GeneratorCalibration(ModuleCalibration):
         return data.generator_calib_feeds(m, self.sets.calib, n=300)
 
     def outputs(self, model):
+        """Logits on the validation streams — through the user's adapter for the shipped file when there is
+        one (``muse adapt generator``), so the gate judges the logits the commands will use."""
         from nomad_muse.calibration import gate
+        from nomad_muse.generator.adapter import AdaptedStepModel, load_adapter
 
-        return gate.generator_logits(model, self.sets.val)
+        ad = load_adapter(self.src)
+        return gate.generator_logits(AdaptedStepModel(model, ad) if ad is not None else model, self.sets.val)
 
     def verdict(self, ref, out):
         from nomad_muse.calibration import gate
@@ -478,7 +482,8 @@ def run_calibration(options: CalibrationOptions = CalibrationOptions(), progress
             report.notes.append(sel.why + " — the runtime uses its defaults for it")
             continue
         choices[name] = c
-        chosen_files[name] = (c.model_path(), c.candidate)
+        # the generator's tuple also names its shipped source: the user's adapter is fitted on it (timings cover it)
+        chosen_files[name] = (c.model_path(), c.candidate) + ((src,) if name == "generator" else ())
     if progress:
         progress("FFTW wisdom (" + ("PATIENT" if settings.patient else "MEASURE") + ")", 0.6)
     report.fftw = wisdom.plan_sizes(autotune.FFT_SIZES, patient=settings.patient)

@@ -94,12 +94,15 @@ def replay_mix(sr: int, seconds: float = 4.0, seed: int = 0) -> np.ndarray:
     return y.astype(np.float32)
 
 
-def _generator_stepper(model_path: Path, cand: Candidate, seed: int = 0) -> Callable[[], None]:
-    """One sampled token per call on the real Generator (model step + grammar mask + top-p sampling)."""
+def _generator_stepper(model_path: Path, cand: Candidate, adapter_for: Path | None = None, seed: int = 0) -> Callable[[], None]:
+    """One sampled token per call on the real Generator (model step + grammar mask + top-p sampling).
+
+    With the user's generator adapter (``muse adapt generator``) for ``adapter_for`` (the shipped file a
+    variant was made from; default ``model_path``) applied, as the commands run it: timings cover it."""
     from nomad_muse.generator import vocab as V
     from nomad_muse.generator.engine import Generator, SamplingConfig, header_tokens
 
-    gen = Generator(model_path, candidates=[cand])
+    gen = Generator(model_path, candidates=[cand], adapter_for=adapter_for)
     cfg = SamplingConfig(seed=seed)
     rng = np.random.default_rng(seed)
     head = header_tokens("tonal", "piano", (0, "major"), 120) + [V.BAR]

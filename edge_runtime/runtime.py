@@ -55,6 +55,8 @@ class Choice:
     source: str
     reasons: tuple[str, ...] = ()
     sha256: str | None = None
+    #: the shipped file a profile variant was made from (the user's adapters are fitted on it)
+    source_path: Path | None = None
 
 
 def choose(
@@ -86,10 +88,11 @@ def choose(
     cands, ppath, source, reasons = active.explain(module, environ)
     if cands is None:
         return Choice(spec, tuple(default_candidates(module, probe(), environ)), shipped, source, tuple(reasons))
-    sha = None
+    sha = src = None
     if active.profile is not None and source.startswith("profile") and module in active.profile.modules:
         sha = active.profile.modules[module].model_sha256
-    return Choice(spec, tuple(cands), Path(ppath) if ppath else shipped, source, tuple(reasons), sha)
+        src = active.profile.modules[module].source_path()
+    return Choice(spec, tuple(cands), Path(ppath) if ppath else shipped, source, tuple(reasons), sha, src)
 
 
 def load(choice: Choice, *, threads: int = 1, use_adapter: bool = True) -> LoadResult:
@@ -105,7 +108,7 @@ def load(choice: Choice, *, threads: int = 1, use_adapter: bool = True) -> LoadR
     elif use_adapter and choice.spec.module == "generator":
         from nomad_muse.generator.adapter import with_adapter as with_generator_adapter
 
-        res = with_generator_adapter(res, choice.path)
+        res = with_generator_adapter(res, choice.source_path or choice.path)  # a variant runs its source's adapter
     return res
 
 

@@ -153,3 +153,62 @@ def test_an_adapter_for_another_model_file_is_not_applied(tmp_path, monkeypatch)
     assert isinstance(Generator().model, adapter.AdaptedStepModel)
     monkeypatch.setenv("MUSE_NO_ADAPTER", "1")
     assert not isinstance(Generator().model, adapter.AdaptedStepModel)
+
+
+@needs_model
+def test_calibration_gate_and_timing_run_the_adapted_model(tmp_path, monkeypatch):
+    """The gate scores the logits through the adapter of the shipped file; the timing replay's Generator
+    and a profile variant (another file made from the shipped one) carry it too."""
+    from nomad_muse.backends.base import Candidate
+    from nomad_muse.backends.registry import get_backend
+    from nomad_muse.calibration import calibrate, data
+    from nomad_muse.generator.engine import STATE
+
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "home"))
+    g = Generator(use_adapter=False)
+    H, y, L = adapter.file_positions(sorted(DATA.glob("*.mid"))[0], g.model, max_tokens=300)
+    W0, b0 = adapters.shipped_head(H.astype(np.float64), L.astype(np.float64))
+    shift = np.zeros_like(b0)
+    shift[7] = 4.0  # a head that differs from the shipped one in one known way
+    adapters.save("generator", MODEL, W0, b0 + shift, {"created": "x"})
+
+    class Small(calibrate.GeneratorCalibration):
+        def load_sets(self):
+            s = data.generator_sets()
+            return data.GeneratorSets(s.calib[:1], tuple(v[:60] for v in s.val[:2]))
+
+    cal = Small(MODEL)
+    m = get_backend("onnxruntime").load(MODEL, state=STATE)
+    adapted, targets = cal.outputs(m)
+    monkeypatch.setenv("MUSE_NO_ADAPTER", "1")
+    raw, _ = cal.outputs(m)
+    monkeypatch.delenv("MUSE_NO_ADAPTER")
+    assert np.allclose(adapted - raw, shift[None, :].astype(np.float32), atol=2e-3)
+    # the timing replay's stepper: a variant file (another hash) runs the adapter of the file it was made from
+    onnx = pytest.importorskip("onnx")
+    proto = onnx.load(str(MODEL))
+    proto.doc_string = "a variant: the same graph, another file hash"
+    variant = tmp_path / "variant.onnx"
+    onnx.save(proto, str(variant))
+    assert adapters.model_sha256(variant) != adapters.model_sha256(MODEL)
+    seen = []
+    real_init = Generator.__init__
+
+    def spy(self, *a, **k):
+        real_init(self, *a, **k)
+        seen.append(isinstance(self.model, adapter.AdaptedStepModel))
+
+    monkeypatch.setattr(Generator, "__init__", spy)
+    from nomad_muse.calibration import replay
+
+    replay._generator_stepper(variant, Candidate("onnxruntime", "CPU", "fp32"), MODEL)()
+    replay._generator_stepper(variant, Candidate("onnxruntime", "CPU", "fp32"))()
+    assert seen == [True, False]
+    # muse generate/demo/live on a profile's variant: runtime.load keys the adapter on the variant's source
+    from nomad_muse import runtime
+    from nomad_muse.generator.engine import SPEC
+
+    cand = (Candidate("onnxruntime", "CPU", "fp32"),)
+    assert isinstance(runtime.load(runtime.Choice(SPEC, cand, variant, "profile", (), None, MODEL)).model, adapter.AdaptedStepModel)
+    assert not isinstance(runtime.load(runtime.Choice(SPEC, cand, variant, "profile")).model, adapter.AdaptedStepModel)
+    assert not isinstance(runtime.load(runtime.Choice(SPEC, cand, MODEL, "profile"), use_adapter=False).model, adapter.AdaptedStepModel)

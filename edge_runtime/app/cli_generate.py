@@ -153,7 +153,7 @@ def _register_adapt(adapt_app: typer.Typer) -> None:
         from nomad_muse.app.progress import job
 
         with job("adapt generator: running the model over your files", total=len(files)) as j:
-            rep = adapter.adapt(directory, gen.model, model_path, progress=lambda: j.advance("files read"),
+            rep = adapter.adapt(directory, gen.model, model_path, progress=lambda msg=None: j.advance("files read") if msg is None else j.update(msg),
                                 style="any" if gen.has_style else None)
         if as_json:
             typer.echo(json.dumps(rep, indent=2))

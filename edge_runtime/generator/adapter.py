@@ -20,7 +20,9 @@ returns (``h_out[-1]``; the backend keeps it as state ``h``, read with
 * **fit**: softmax regression of the next token on ``h`` with an L2 penalty
   toward the shipped head, ``λ = L2_TOWARD_SHIPPED`` (scipy L-BFGS,
   :func:`nomad_muse.adapters.fit_softmax_head`), on at most
-  ``MAX_FIT_POSITIONS`` training positions;
+  ``MAX_FIT_POSITIONS`` training positions (a random share of every fitted
+  file; the held-out NLLs on at most ``MAX_VALIDATION_POSITIONS``, a share of
+  every held-out file), so memory is bounded whatever the folder's size;
 * **keep**: only if the held-out files' NLL per token is lower with the
   adapted head than with the shipped one (both printed).
 
@@ -48,6 +50,8 @@ MODULE = "generator"
 VALIDATION = 0.3
 MAX_TOKENS_PER_STREAM = 1536
 MAX_FIT_POSITIONS = 10_000
+MAX_VALIDATION_POSITIONS = 50_000
+PAIRS = {"fit": 4096, "validation": 2048}  # (h, logits) rows kept to recover / check the shipped head
 L2_TOWARD_SHIPPED = 3e-3
 MAX_ITER = 40
 STATE_INPUT = "h"
@@ -151,17 +155,19 @@ def file_positions(path: Path, model, max_tokens: int = MAX_TOKENS_PER_STREAM, *
     return np.array(H, np.float32), np.array(T, np.int64), np.array(L, np.float32)
 
 
-def mean_nll(logits: np.ndarray, y: np.ndarray) -> float:
+def per_position_nll(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """NLL (nats) of each target under the given logits (the shipped model's own)."""
     z = logits.astype(np.float64)
     m = z.max(axis=1, keepdims=True)
     lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
-    return float(np.mean(lse - z[np.arange(len(y)), y]))
+    return lse - z[np.arange(len(y)), y]
 
 
 def adapt(directory: Path, model, model_path: Path, *, progress=None, save: bool = True, seed: int = 0,
           style: str | None = None) -> dict:
     """Collect, fit, validate and (if it lowers the held-out NLL) store an adapter; returns the report.
 
+    ``progress``: called with no argument per file read, and with a message when the fit starts.
     ``model``: the loaded shipped model (stateful, no adapter applied); ``style``: the STYLE header token
     for a model with style tokens (``any`` from the command), None for one without."""
     d = Path(directory)
@@ -170,6 +176,11 @@ def adapt(directory: Path, model, model_path: Path, *, progress=None, save: bool
     t0 = time.perf_counter()
     parts: dict[str, list] = {"fit": [], "validation": []}
     skipped = []
+    rng = np.random.default_rng(seed)
+    # memory stays bounded whatever the folder's size: each file keeps a random share of its positions
+    cap = {"fit": max(64, -(-4 * MAX_FIT_POSITIONS // len(fit_files))),
+           "validation": max(64, -(-MAX_VALIDATION_POSITIONS // len(val_files)))}
+    pairs: dict[str, list] = {"fit": [], "validation": []}  # (h, shipped logits) rows for the head recovery / check
     for part, group in (("fit", fit_files), ("validation", val_files)):
         for f in group:
             try:
@@ -179,30 +190,37 @@ def adapt(directory: Path, model, model_path: Path, *, progress=None, save: bool
                 H = None
             if progress:
                 progress()
-            if H is not None and len(y):
-                parts[part].append((f, H, y, L))
+            if H is None or not len(y):
+                continue
+            have = sum(len(h) for h, _ in pairs[part])
+            if have < PAIRS[part]:
+                pairs[part].append((H[: PAIRS[part] - have], L[: PAIRS[part] - have]))
+            if len(y) > cap[part]:
+                idx = np.sort(rng.choice(len(y), size=cap[part], replace=False))
+                H, y, L = H[idx], y[idx], L[idx]
+            parts[part].append((f, H, y, per_position_nll(L, y)))
     t_collect = time.perf_counter() - t0
     if not parts["fit"] or not parts["validation"]:
         raise InputError(f"{d}: {len(parts['fit'])} file(s) to fit and {len(parts['validation'])} to check have notes "
                          f"({len(skipped)} unreadable); adaptation needs at least one of each")
     Hf = np.vstack([p[1] for p in parts["fit"]])
     yf = np.concatenate([p[2] for p in parts["fit"]])
-    Lf = np.vstack([p[3] for p in parts["fit"]])
     Hv = np.vstack([p[1] for p in parts["validation"]]).astype(np.float64)
     yv = np.concatenate([p[2] for p in parts["validation"]])
-    Lv = np.vstack([p[3] for p in parts["validation"]])
-    # the shipped head, from the runtime's own (h, logits) pairs (spread over the fitted files)
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(yf), size=min(len(yf), 4096), replace=False)
-    W0, b0 = adapters.shipped_head(Hf[pick].astype(np.float64), Lf[pick].astype(np.float64))
-    head_err = float(np.max(np.abs(Hv[:2048] @ W0.T + b0 - Lv[:2048])))
+    # the shipped head, from the runtime's own (h, logits) pairs of the fitted files; checked on held-out pairs
+    W0, b0 = adapters.shipped_head(np.vstack([h for h, _ in pairs["fit"]]).astype(np.float64),
+                                   np.vstack([lo for _, lo in pairs["fit"]]).astype(np.float64))
+    Hc, Lc = np.vstack([h for h, _ in pairs["validation"]]), np.vstack([lo for _, lo in pairs["validation"]])
+    head_err = float(np.max(np.abs(Hc @ W0.T + b0 - Lc)))
     if len(yf) > MAX_FIT_POSITIONS:
         sub = np.sort(rng.choice(len(yf), size=MAX_FIT_POSITIONS, replace=False))
         Hf, yf = Hf[sub], yf[sub]
+    if progress:
+        progress(f"fitting the output layer on {len(yf)} positions")
     t1 = time.perf_counter()
     W, b = adapters.fit_softmax_head(Hf.astype(np.float64), yf, W0, b0, lam=L2_TOWARD_SHIPPED, maxiter=MAX_ITER)
     t_fit = time.perf_counter() - t1
-    nll0 = mean_nll(Lv, yv)
+    nll0 = float(np.mean(np.concatenate([p[3] for p in parts["validation"]])))
     nll1 = float(np.mean(adapters.softmax_nll(Hv, yv, W, b)))
     keep = nll1 < nll0
     info = {

@@ -86,11 +86,13 @@ class Generator:
         threads: int = 1,
         loaded: LoadResult | None = None,
         use_adapter: bool = True,
+        adapter_for: Path | None = None,
     ):
         """``loaded``: what :func:`nomad_muse.runtime.select` returned (the normal way in; it applies
         the user's adapter itself).  Without it, ``model_path`` on ``candidates`` (default: the
         policy's profile-less order), with the user's adapter for that exact file (``muse adapt
-        generator``) unless ``use_adapter`` is False or ``MUSE_NO_ADAPTER=1``."""
+        generator``) unless ``use_adapter`` is False or ``MUSE_NO_ADAPTER=1``; ``adapter_for``: the
+        file the adapter was fitted on, when ``model_path`` is a variant made from it (calibration)."""
         if loaded is None:
             path = Path(model_path) if model_path else default_model_path()
             if candidates is None:
@@ -102,7 +104,7 @@ class Generator:
             if use_adapter:
                 from nomad_muse.generator.adapter import with_adapter
 
-                loaded = with_adapter(loaded, path)
+                loaded = with_adapter(loaded, Path(adapter_for) if adapter_for else path)
         self.loaded: LoadResult = loaded
         self.model = self.loaded.model
         logits = next((o for o in self.model.outputs if o.name == "logits"), None)
