@@ -120,3 +120,35 @@ def test_shipped_eval_set_floors():
     assert res["clean"]["tonal_suggestions_per_file"] * 17 <= 3
     assert res["clean"]["stereo_suggestions_per_file"] == 0
     assert res["max_move_db_asked"] <= 6.0
+
+
+def test_evaluate_with_target_auto(tmp_path):
+    d = tmp_path / "mixes"
+    d.mkdir()
+    rng = np.random.default_rng(3)
+    y = (np.repeat(pink_noise(n=SR * 3, rng=rng), 2, axis=1) + 0.3 * pink_noise(n=SR * 3, rng=rng, channels=2)) * 0.05
+    sf.write(d / "a.wav", y, SR, subtype="PCM_24")
+    r = CliRunner().invoke(app, ["evaluate", "analyzer", str(d), "--json", "--target", "auto", "--faults", "polarity"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert res["target"] == "auto" and res["faults"]["polarity"]["detection_rate"] == 1.0
+
+
+def test_band_limited_top_is_not_a_lack_but_an_empty_arrangement_is():
+    """A spectrum ending at 16 kHz (a codec low-pass) gets no air advice; one ending at 5 kHz gets one note."""
+    from nomad_muse.analyzer.engine import analyze_array
+    from nomad_muse.analyzer.suggest import SuggestOptions
+    from nomad_muse.analyzer.targets import load_target
+
+    rng = np.random.default_rng(4)
+    y = pink_noise(n=SR * 4, rng=rng, channels=2) * 0.1
+    tgt = load_target("all-styles")
+    o = SuggestOptions(band_tolerance_db=0.0, lufs_tolerance_lu=99)
+    kinds = lambda z: [s.kind for s in analyze_array(z, sr=SR, target=tgt, options=o).suggestions]  # noqa: E731
+    lp16 = signal.sosfiltfilt(signal.butter(12, 15000, fs=SR, output="sos"), y, axis=0) * 1.0
+    lp16 = signal.sosfiltfilt(signal.ellip(10, 0.1, 120, 16000, fs=SR, output="sos"), lp16, axis=0)
+    k16 = kinds(lp16)
+    assert "air_lack" not in k16 and "empty_region" not in k16
+    lp5 = signal.sosfiltfilt(signal.ellip(10, 0.1, 120, 5000, fs=SR, output="sos"), y, axis=0)
+    k5 = kinds(lp5)
+    assert k5.count("empty_region") == 1 and "air_lack" not in k5 and "presence_lack" not in k5
