@@ -102,3 +102,17 @@ def test_evaluate_classifier_reads_what_analyze_reads(tmp_path):
     assert r.returncode == 0, r.stderr[-1500:]
     res = json.loads(r.stdout)
     assert res["files"] == 1 and res["per_class_files"]["piano"] == 1 and not res["skipped"]
+
+
+def test_dc_offset_is_flagged(tmp_path):
+    from nomad_muse.analyzer import analyze_file
+
+    y, sr = sf.read(str(example_path()), dtype="float32")
+    sf.write(tmp_path / "dc.wav", y * 0.4 + 0.5, sr, subtype="FLOAT")  # +0.5 of full scale on both channels
+    rep = analyze_file(tmp_path / "dc.wav")
+    assert rep.loudness.dc_offset_per_channel == pytest.approx((0.5, 0.5), abs=0.01)
+    dc = [s for s in rep.suggestions if s.kind == "dc_offset"]
+    assert dc and dc[0].severity == "high" and "high-pass" in dc[0].action
+    clean = analyze_file(example_path())
+    assert all(abs(v) < 0.01 for v in clean.loudness.dc_offset_per_channel)
+    assert not [s for s in clean.suggestions if s.kind == "dc_offset"]

@@ -114,6 +114,7 @@ class Analyzer:
         self._flux: list[np.ndarray] = []
         self._energy: list[np.ndarray] = []
         self.n_samples = 0
+        self._sum = np.zeros(channels)  # Σ samples per channel: the DC offset is their mean
 
     # -- ingest --------------------------------------------------------------------------------
     def push(self, block: np.ndarray) -> None:
@@ -128,6 +129,7 @@ class Analyzer:
         if y.shape[0] == 0:
             return
         self.n_samples += y.shape[0]
+        self._sum += y.sum(axis=0)
         yk, self._zi = signal.sosfilt(self._sos, y, axis=0, zi=self._zi)
         self._ingest_sub_blocks(y, yk)
         self._tp.push(y)
@@ -217,7 +219,8 @@ class Analyzer:
             plr_lu=tp - integrated if math.isfinite(integrated) and math.isfinite(tp) else float("nan"),
             rms_dbfs=rms_db, crest_factor_db=sp_db - rms_db if math.isfinite(rms_db) else float("nan"),
             true_peak_per_channel_dbtp=tuple(loudness.to_db(float(v)) for v in tp_ch),
-            oversampling=self._tp.up)
+            oversampling=self._tp.up,
+            dc_offset_per_channel=tuple(float(v) for v in self._sum / max(self.n_samples, 1)))
 
     def _tp_peak_now(self) -> np.ndarray:
         # A snapshot without ending the stream: run a copy of the meter to the end.

@@ -37,6 +37,8 @@ class LoudnessReport:
     crest_factor_db: float
     true_peak_per_channel_dbtp: tuple[float, ...]
     oversampling: int
+    #: mean sample value per channel (full scale = 1.0); a healthy mix is within ±0.001
+    dc_offset_per_channel: tuple[float, ...] = ()
 
     @property
     def silent(self) -> bool:

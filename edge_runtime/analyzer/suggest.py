@@ -342,9 +342,31 @@ def meter_suggestions(rep: AnalysisReport, opts: SuggestOptions) -> list[Suggest
     return out
 
 
+#: A channel whose mean is beyond ±1 % of full scale (−40 dBFS) carries a DC offset worth removing: it
+#: costs headroom, clicks at edits and fades, and shifts a limiter's threshold (a healthy mix is < 0.1 %).
+DC_OFFSET_LIMIT = 0.01
+
+
+def dc_suggestions(rep: AnalysisReport, opts: SuggestOptions) -> list[Suggestion]:
+    """The ``dc_offset`` rule: a channel's mean sample value beyond :data:`DC_OFFSET_LIMIT`."""
+    dc = rep.loudness.dc_offset_per_channel
+    worst = max(range(len(dc)), key=lambda i: abs(dc[i]), default=None)
+    if worst is None or not abs(dc[worst]) > DC_OFFSET_LIMIT:
+        return []
+    v = dc[worst]
+    sc = 20.0 * math.log10(abs(v) / DC_OFFSET_LIMIT) + 3.0
+    return [Suggestion(
+        kind="dc_offset", severity=severity(sc), score=sc, region="whole programme", freq_lo_hz=0.0, freq_hi_hz=None,
+        measured=v, target=0.0, unit="full scale",
+        action="remove the DC offset: a high-pass at 10-20 Hz (or a DC-offset filter) on the track or master",
+        why=(f"channel {worst + 1} averages {v:+.3f} of full scale ({20 * math.log10(abs(v)):.0f} dBFS DC); it eats "
+             "headroom, clicks at edits and fades and pushes the limiter"))]
+
+
 def suggest(rep: AnalysisReport, *, options: SuggestOptions | None = None) -> tuple[Suggestion, ...]:
     """All rule hits, most severe first, at most ``options.max_suggestions``."""
     opts = options or SuggestOptions()
-    hits = _merge(band_suggestions(rep, opts), self_suggestions(rep, opts)) + meter_suggestions(rep, opts)
+    hits = (_merge(band_suggestions(rep, opts), self_suggestions(rep, opts)) + meter_suggestions(rep, opts)
+            + dc_suggestions(rep, opts))
     hits.sort(key=lambda s: -s.score)
     return tuple(hits[: opts.max_suggestions])
