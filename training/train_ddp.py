@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch import nn
 
 from nomad_muse.generator import vocab as V
-from nomad_muse.generator.tokenizer import HEADER_LEN
+from nomad_muse.generator.tokenizer import header_len
 from nomad_muse.training.generator_data import windows
 from nomad_muse.training.generator_model import GeneratorGRU, count_params, export_step_onnx
 from nomad_muse.training.shards import load_shards
@@ -70,12 +70,13 @@ def main(argv=None) -> int:
 
     t0 = time.time()
     train = load_shards(args.shards, "train", rank=rank, world=world)
-    pool = {"tonal": [], "drums": []}
+    # shards carry no style labels: one style group ("any"), the headers as tokenized (no STYLE token)
+    modes = {"tonal": [], "drums": []}
     for _, mode, toks in train:
-        pool[mode] += list(windows(toks, args.seq_len, stride=args.seq_len // 2))
-    if not pool["tonal"] and not pool["drums"]:
+        modes[mode] += list(windows(toks, args.seq_len, stride=args.seq_len // 2))
+    if not modes["tonal"] and not modes["drums"]:
         raise SystemExit(f"rank {rank}: no training windows in {args.shards} (too few shards for {world} ranks?)")
-    p_drums = args.p_drums if pool["tonal"] and pool["drums"] else (1.0 if pool["drums"] else 0.0)
+    pool, weights = {"any": modes}, {"any": 1.0}
     load_s = time.time() - t0
 
     model = GeneratorGRU().to(device)
@@ -87,10 +88,10 @@ def main(argv=None) -> int:
     t_train = time.time()
     for step in range(1, args.steps + 1):
         ddp.train()
-        x = make_batch(pool, args.batch, rng, p_drums).to(device)
+        x = make_batch(pool, args.batch, rng, weights, args.p_drums, 0.0).to(device)
         logits, _ = ddp(x[:, :-1])
         tgt = x[:, 1:].clone()
-        tgt[:, : HEADER_LEN - 1] = V.PAD  # the header is given, not predicted
+        tgt[:, : header_len(x[0].tolist()) - 1] = V.PAD  # the header is given, not predicted
         loss = loss_fn(logits.reshape(-1, V.VOCAB_SIZE), tgt.reshape(-1))
         opt.zero_grad()
         loss.backward()
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
             export_step_onnx(model, args.out / "generator.onnx")
         stats = {"world_size": world, "backend": backend, "device": str(device), "params": count_params(model),
                  "steps": args.steps, "batch_per_rank": args.batch, "train_streams_rank0": len(train),
-                 "windows_rank0": {k: len(v) for k, v in pool.items()}, "load_seconds": round(load_s, 2),
+                 "windows_rank0": {k: len(v) for k, v in modes.items()}, "load_seconds": round(load_s, 2),
                  "train_seconds": round(train_s, 2), "windows_per_s": args.steps * args.batch * world / train_s,
                  "ranks_in_sync": in_sync, "best_val_nll": best, "history": history}
         (args.out / "ddp_stats.json").write_text(json.dumps(stats, indent=1))
