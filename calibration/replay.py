@@ -102,7 +102,7 @@ def _generator_stepper(model_path: Path, cand: Candidate, adapter_for: Path | No
     from nomad_muse.generator import vocab as V
     from nomad_muse.generator.engine import Generator, SamplingConfig, header_tokens
 
-    gen = Generator(model_path, candidates=[cand], adapter_for=adapter_for)
+    gen = Generator(model_path, candidates=[cand], adapter_for=adapter_for)  # explicit candidate: no policy
     cfg = SamplingConfig(seed=seed)
     rng = np.random.default_rng(seed)
     head = header_tokens("tonal", "piano", (0, "major"), 120) + [V.BAR]

@@ -87,7 +87,11 @@ def choose(
     active = active if active is not None else resolve(profile)
     cands, ppath, source, reasons = active.explain(module, environ)
     if cands is None:
-        return Choice(spec, tuple(default_candidates(module, probe(), environ)), shipped, source, tuple(reasons))
+        from nomad_muse.policy import plan_backends
+
+        rec = probe()
+        why = tuple(reasons) + (plan_backends(module, rec).reasons if source == "defaults" else ())
+        return Choice(spec, tuple(default_candidates(module, rec, environ)), shipped, source, why)
     sha = src = None
     if active.profile is not None and source.startswith("profile") and module in active.profile.modules:
         sha = active.profile.modules[module].model_sha256
@@ -115,6 +119,21 @@ def load(choice: Choice, *, threads: int = 1, use_adapter: bool = True) -> LoadR
 def select(module: str, *, threads: int = 1, use_adapter: bool = True, **how) -> LoadResult:
     """(probe, profile, overrides) → the loaded model with its fallbacks; ``how`` as for :func:`choose`."""
     return load(choose(module, **how), threads=threads, use_adapter=use_adapter)
+
+
+def bench_candidates(module: str) -> list[Candidate]:
+    """Every FP32/BF16 candidate the policy orders for this machine, once each (no profile, no
+    override): what ``muse bench`` measures cell by cell (INT8 variants are files of their own)."""
+    from nomad_muse.policy import plan_backends
+    from nomad_muse.probe import probe
+
+    seen, out = set(), []
+    for c in plan_backends(module, probe()).candidates:
+        if c.precision == "int8" or str(c) in seen:
+            continue
+        seen.add(str(c))
+        out.append(c)
+    return out
 
 
 def module_backend(module: str, *, backend: str | None = None, profile: Path | str | None = None,

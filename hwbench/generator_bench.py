@@ -27,6 +27,7 @@ def bench_generator(*, steps: int = 2000, warmup: int = 200, rounds: int = 2) ->
     from nomad_muse.backends.registry import get_backend
     from nomad_muse.generator.engine import STATE, Generator, SamplingConfig, default_model_path, header_tokens
     from nomad_muse.hwbench.floor import measure_floor
+    from nomad_muse.runtime import select
 
     path = default_model_path()
     floor = {r["runtime"]: r["median_us"] for r in measure_floor(calls=1000, rounds=1) if "pre-bound" in r["method"]}
@@ -53,7 +54,7 @@ def bench_generator(*, steps: int = 2000, warmup: int = 200, rounds: int = 2) ->
             stats = _percentiles(t / 1000)
             if best is None or stats["p50_us"] < best["p50_us"]:
                 best = stats
-        gen = Generator(path, candidates=[cand])
+        gen = Generator(loaded=select("generator", model=path, candidates=[cand]))
         h = header_tokens("tonal", "piano", (0, "major"), 120)
         gen.prime(h, mode="tonal", key=(0, "major"))
         t0 = time.perf_counter()

@@ -75,17 +75,9 @@ def int8_variants(module: str) -> list[tuple[Candidate, Path]]:
 
 
 def _candidates(module: str, default_path: Path) -> list[tuple[Candidate, Path]]:
-    from nomad_muse.policy import plan_backends
-    from nomad_muse.probe import probe
+    from nomad_muse.runtime import bench_candidates
 
-    plan = plan_backends(module, probe())
-    seen, out = set(), []
-    for c in plan.candidates:
-        if c.precision == "int8" or str(c) in seen:
-            continue
-        seen.add(str(c))
-        out.append((c, default_path))
-    return out + int8_variants(module)
+    return [(c, default_path) for c in bench_candidates(module)] + int8_variants(module)
 
 
 def _prompt_density() -> float:

@@ -75,7 +75,7 @@ def _info_record() -> dict:
     from nomad_muse.backends.registry import runtimes
     from nomad_muse import paths
     from nomad_muse.machine_profile import resolve
-    from nomad_muse.policy import MODULES, plan_backends
+    from nomad_muse.policy import MODULES
     from nomad_muse.probe import probe
     from nomad_muse.runtime import choose
 
@@ -84,9 +84,8 @@ def _info_record() -> dict:
     modules = {}
     for m in MODULES:
         c = choose(m, active=active)  # the one place that chooses: what the commands will load
-        why = c.reasons + (plan_backends(m, rec).reasons if c.source == "defaults" else ())
         modules[m] = {"choice": str(c.candidates[0]) if c.candidates else None, "candidates": [str(x) for x in c.candidates],
-                      "source": c.source, "model": str(c.path), "reasons": list(why)}
+                      "source": c.source, "model": str(c.path), "reasons": list(c.reasons)}
     shipped = sorted(p.name for p in paths.models_dir().iterdir() if p.suffix in (".onnx", ".xml", ".json"))
     return {
         "version": __version__,

@@ -12,10 +12,12 @@ from nomad_muse.app.console import console
 from nomad_muse.errors import ParameterError
 
 
-def _choice(backend: str | None, profile: Path | None, model: Path | None):
-    from nomad_muse.runtime import module_backend
+def _loader(backend: str | None, profile: Path | None, model: Path | None, use_adapter: bool):
+    """Decide now (an impossible --backend is refused before any work), load when called."""
+    from nomad_muse.runtime import choose, load
 
-    return module_backend("generator", backend=backend, profile=profile, model=model)
+    c = choose("generator", backend=backend, profile=profile, model=model)
+    return lambda: load(c, use_adapter=use_adapter)
 
 
 def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer | None = None) -> None:
@@ -67,11 +69,10 @@ def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer
             raise ParameterError(f"--seed {seed} must be 0 or more")
         if mode not in ("auto", "drums", "tonal"):
             raise ParameterError(f"--mode {mode!r} must be auto, drums or tonal")
-        cands, model_path, _ = _choice(backend, profile, model)
         summary = generate_file(
             prompt, out, bars=bars, mode=mode, key=key, temperature=parse_temperature(temperature), top_p=top_p, seed=seed,
-            candidates=cands, family=family, tempo=tempo, chunk=chunk, model_path=model_path,
-            auto_bounds=(temp_min, temp_max), style=style, use_adapter=not no_adapter,
+            family=family, tempo=tempo, chunk=chunk, auto_bounds=(temp_min, temp_max), style=style,
+            loader=_loader(backend, profile, model, not no_adapter),
         )
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
@@ -101,8 +102,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer
 
         if max_files < 1:  # a negative count used to slice off the last file
             raise ParameterError(f"--max-files {max_files} must be 1 or more")
-        cands, model_path, _ = _choice(backend, None, None)
-        gen = Generator(model_path, candidates=cands, use_adapter=not no_adapter)
+        gen = Generator(loaded=_loader(backend, None, None, not no_adapter)())
         from nomad_muse.app.progress import job
 
         with job("evaluate generator") as j:
@@ -149,7 +149,9 @@ def _register_adapt(adapt_app: typer.Typer) -> None:
         if directory is None:
             raise ParameterError("give your MIDI DIR (or --reset)")
         files = adapter.midi_files(directory)  # the user's folder is checked before any model loads
-        gen = Generator(model_path, use_adapter=False)
+        from nomad_muse.runtime import select
+
+        gen = Generator(loaded=select("generator", model=model_path, use_adapter=False))  # the shipped head
         from nomad_muse.app.progress import job
 
         with job("adapt generator: running the model over your files", total=len(files)) as j:

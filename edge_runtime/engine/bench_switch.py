@@ -27,23 +27,21 @@ import numpy as np
 
 
 def _stress_loop(stop, counter, seconds: float) -> None:
-    from nomad_muse.generator.engine import Generator, SamplingConfig
-    from nomad_muse.generator.prompt import bundled_prompt, prompt_tail
+    from nomad_muse.generator.engine import Generator, SamplingConfig, default_model_path
+    from nomad_muse.runtime import select
+    from nomad_muse.generator.prompt import bundled_prompt, prime, prompt_tokens
     from nomad_muse.generator.midi_io import read_midi
-    from nomad_muse.generator.tokenizer import require_stream
-    from nomad_muse.generator import vocab as V
 
-    gen = Generator()
-    s = require_stream(read_midi(bundled_prompt("tonal")), "tonal")
-    toks = prompt_tail([t for t in s.tokens if t != V.EOS])
+    gen = Generator(loaded=select("generator", model=default_model_path()))  # the shipped model, as before
+    p = prompt_tokens(read_midi(bundled_prompt("tonal")), "tonal")
     rng = np.random.default_rng(0)
     cfg = SamplingConfig(seed=0)
-    gen.prime(toks, mode="tonal", key=s.key)
+    prime(gen, p)
     t_end = time.perf_counter() + seconds
     while not stop.is_set() and time.perf_counter() < t_end:
         gen.next_chunk(cfg, rng, unit="bar")
         if len(gen.tokens) > 1500:
-            gen.prime(toks, mode="tonal", key=s.key)
+            prime(gen, p)
         with counter.get_lock():
             counter.value = gen.stats.steps
 

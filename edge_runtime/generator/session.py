@@ -43,6 +43,7 @@ def generate_file(
     auto_bounds: tuple[float, float] = (0.7, 1.2),
     style: str | None = "auto",
     use_adapter: bool = True,
+    loader=None,
 ) -> dict:
     """Continue ``prompt`` into ``out``; ``temperature=None`` is `--temperature auto` (from the prompt's
     recent velocity and density, within ``auto_bounds``; see :mod:`nomad_muse.generator.intensity`).
@@ -70,7 +71,9 @@ def generate_file(
     if auto is not None:
         temperature = auto_temperature(score, auto)
     cfg = SamplingConfig(temperature=temperature, top_p=top_p, seed=seed)
-    gen = Generator(model_path, candidates=candidates, use_adapter=use_adapter)
+    # the model loads only once the prompt and settings are known good; ``loader`` is the command's
+    # nomad_muse.runtime.select (profile, --backend, --model), else model_path on candidates
+    gen = Generator(loaded=loader()) if loader is not None else Generator(model_path, candidates=candidates, use_adapter=use_adapter)
     p, style, style_scores = apply_style(gen, p, style, from_score=score is not None)
     tokens = list(p.tokens)
     prime(gen, p)
