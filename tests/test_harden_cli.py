@@ -27,9 +27,8 @@ def test_model_file_over_the_limit_is_refused_by_stat(tmp_path):
     big = tmp_path / "big.onnx"
     with open(big, "wb") as f:
         f.truncate(3 << 30)  # 3 GiB hole: refused before a byte is read (the child has 1.5 GiB of address space)
-    r = muse(["generate", "--model", big, "-o", "g.mid", "--bars", "1"], tmp_path)
-    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-1500:]
-    assert "over the 1024 MiB limit" in r.stderr.splitlines()[-1]
+    line = one_line(muse(["generate", "--model", big, "-o", "g.mid", "--bars", "1"], tmp_path))
+    assert "over the 1024 MiB limit" in line and "big.onnx" in line
     assert not (tmp_path / "g.mid").exists()
 
 

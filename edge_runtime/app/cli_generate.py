@@ -16,6 +16,10 @@ def _loader(backend: str | None, profile: Path | None, model: Path | None, use_a
     """Decide now (an impossible --backend is refused before any work), load when called."""
     from nomad_muse.runtime import choose, load
 
+    if model is not None:  # a missing, empty or oversized --model is one line, not one warning per backend tried
+        from nomad_muse.backends.base import check_model_file
+
+        check_model_file(model, (".onnx", ".xml"), "--model")
     c = choose("generator", backend=backend, profile=profile, model=model)
     return lambda: load(c, use_adapter=use_adapter)
 
