@@ -327,12 +327,12 @@ def auto_target(report, *, candidates: Iterable[Target] | None = None) -> tuple[
     the report has no tonal curve (silence) or no target has a curve.
     """
     if report.tonal is None:
-        raise InputError("--target auto needs a tonal curve, and this programme is silent")
+        raise InputError("target='auto' needs a tonal curve, and this programme is silent", field="target")
     if candidates is None:
         candidates = [read_target(p) for _, origin, p in list_targets() if origin == "shipped"]
     scored = sorted(((curve_distance_db(report.tonal.curve_hz, report.tonal.curve_db, t), t) for t in candidates),
                     key=lambda x: x[0])
     scored = [(d, t) for d, t in scored if np.isfinite(d)]
     if not scored:
-        raise InputError("--target auto: no shipped target has a curve to compare with")
+        raise InputError("target='auto': no shipped target has a curve to compare with", field="target")
     return scored[0][1], [(t.name, round(d, 2)) for d, t in scored]

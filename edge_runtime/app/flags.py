@@ -37,6 +37,8 @@ FIELD_FLAGS = {
     "spec": "--spec",
     "adapter_map": "--map",
     "style": "--style",
+    "target": "--target",
+    "profile": "--profile",
     "port": "--port",
 }
 

@@ -47,7 +47,7 @@ def _open(port_obj, port: str | None, kind: str, virtual_name: str):
 def _jack_error(e: Exception, what: str) -> InputError:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return InputError(f"{what}: {msg} — is a JACK server running? (`jackd -d dummy -r 48000 -p 256`); "
-                      "or pass --midi-in none --midi-out none")
+                      "or run without MIDI (midi_in='none', midi_out='none')")
 
 
 def frame_now(engine) -> float:

@@ -114,7 +114,7 @@ class Generator:
         if self.n_logits not in (V.VOCAB_SIZE, V.VOCAB_SIZE_NO_STYLE):
             raise BackendError(f"generator model {Path(self.model.describe().model_path).name} has {self.n_logits} "
                                f"logits; a Nomad Muse generator has {V.VOCAB_SIZE_NO_STYLE} or {V.VOCAB_SIZE} (one per token): "
-                               "is it the right --model?")
+                               "is it the right model file?")
         #: whether the model knows the STYLE context tokens (header ``... METER STYLE``)
         self.has_style: bool = self.n_logits > V.STYLE_IDS[0]
         self._tok = np.zeros((1, 1), np.int64)
@@ -157,7 +157,7 @@ class Generator:
             mask = mask[: self.n_logits]
         if not np.isfinite(self._logits).all():  # a broken model (NaN/inf weights) would sample garbage or crash
             raise BackendError(f"the generator model on {self.loaded.candidate} returned NaN or infinite logits; "
-                               "re-export the model (or drop --model to use the shipped one)")
+                               "re-export the model (or use the shipped one)")
         p = masked_probs(self._logits, mask, cfg.temperature)
         tok = sample(p, cfg.top_p, rng)
         return tok, float(p.max())

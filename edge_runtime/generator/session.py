@@ -67,7 +67,7 @@ def generate_file(
     if score is not None:
         tempo = score.tempo_bpm
     if mode == "drums" and user_key:
-        notes_msg.append("--key ignored in drum mode (no scale logic)")
+        notes_msg.append("key ignored in drum mode (no scale logic)")
     if auto is not None:
         temperature = auto_temperature(score, auto)
     cfg = SamplingConfig(temperature=temperature, top_p=top_p, seed=seed)

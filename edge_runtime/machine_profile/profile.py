@@ -267,7 +267,8 @@ def read_profile(path: Path) -> MachineProfile:
     """Parse a profile file; :class:`ProfileError` (one line) if missing, unreadable or malformed."""
     path = Path(path)
     if not path.is_file():
-        raise ProfileError(f"profile {path} does not exist; run `muse calibrate` or pass an existing --profile")
+        raise ProfileError(f"profile={str(path)!r}: does not exist; run `muse calibrate` or pass an existing profile file",
+                           field="profile")
     try:
         size = path.stat().st_size
     except OSError as e:

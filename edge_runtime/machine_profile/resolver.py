@@ -19,15 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nomad_muse.backends.base import Candidate
-from nomad_muse.machine_profile.profile import (
-    MachineProfile,
-    ProfileError,
-    TunedConfig,
-    default_profile_path,
-    model_file_sha256,
-    read_profile,
-    sha256_file,
-)
+from nomad_muse.machine_profile.profile import MachineProfile, ProfileError, TunedConfig, default_profile_path
+from nomad_muse.machine_profile.profile import model_file_sha256, read_profile, sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -153,8 +153,8 @@ class UiServer:
             sock.listen(16)
         except OSError as e:
             sock.close()
-            raise InputError(f"--port {self.requested_port}: cannot listen on 127.0.0.1:{self.requested_port} "
-                             f"({e.strerror or e}); choose another port or leave --port out for a free one") from None
+            raise InputError(f"port={self.requested_port}: cannot listen on 127.0.0.1:{self.requested_port} "
+                             f"({e.strerror or e}); choose another port or 0 for a free one", field="port") from None
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         ready = threading.Event()
