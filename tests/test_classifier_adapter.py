@@ -20,11 +20,12 @@ from nomad_muse.paths import models_dir
 MODEL = models_dir() / "classifier.onnx"
 DATA = Path(__file__).parent / "data" / "adapt_real"
 needs_model = pytest.mark.skipif(not MODEL.is_file(), reason="classifier model not built yet")
-# measured when this test was written (the only run on this reserved data, no tuning): the adapter fitted on
-# half A (23 fitted / 11 held out; held-out 0.455 -> 0.545, so kept) leaves half B's clip accuracy unchanged,
-# 0.8125 -> 0.8125 (26/32 both), drums-vs-tonal 0.906 -> 0.875. Measured gain 0.000: the floor is one clip
-# of 32 below it, i.e. the test asserts the adapter does not make this real folder worse by more than that.
-GAIN_FLOOR = -1 / 32
+# measured with the issue-17 model (sha256 5bcb37a4…, the only run on this reserved data, no tuning): the
+# adapter fitted on half A (23 fitted / 11 held out; held-out 0.545 -> 0.636, so kept) raises half B's clip
+# accuracy 0.8125 -> 0.84375 (26/32 -> 27/32; balanced 0.404 -> 0.558; drums-vs-tonal 0.9375 -> 0.906).
+# Measured gain +1/32: the test asserts that gain (one clip is the smallest possible gain).
+# (With the previous, FluidR3-only model the gain was 0.000: 0.8125 -> 0.8125.)
+GAIN_FLOOR = 1 / 32
 
 
 def _halves(tmp_path):
@@ -61,7 +62,7 @@ def test_adapting_on_half_a_real_folder_raises_accuracy_on_the_other_half(tmp_pa
     assert ev[False]["adapter"] and not ev[True]["adapter"]
     gain = ev[False]["accuracy"] - ev[True]["accuracy"]
     print(f"half B accuracy shipped {ev[True]['accuracy']:.3f} adapted {ev[False]['accuracy']:.3f} gain {gain:+.3f}")
-    assert gain >= GAIN_FLOOR
+    assert gain >= GAIN_FLOOR - 1e-9
     r = _muse("adapt", "classifier", "--reset", home=home)
     assert r.returncode == 0 and not Path(rep["adapter_file"]).exists()
 

