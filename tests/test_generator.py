@@ -88,6 +88,13 @@ def test_round_trip_through_midi_file(tmp_path):
     assert score_streams(again)[0].tokens == stream.tokens
 
 
+def test_an_onset_pushed_before_beat_zero_is_written_at_tick_zero(tmp_path):
+    """A negative micro-timing offset on the first onset (seen with `muse generate --seed 6 --family bass`)."""
+    score = Score((Note(-0.05, 0.25, 41, 116, 0, 33), Note(1.0, 0.5, 43, 100, 0, 33)), 95.0, ((0.0, 4, 4),))
+    back = read_midi(write_midi(score, tmp_path / "early.mid"))
+    assert [(n.start, n.pitch) for n in back.notes] == [(0.0, 41), (1.0, 43)]
+
+
 def test_time_signature_changes_and_tempo(tmp_path):
     notes = tuple(Note(b * 1.0, 1.0, 60 + b % 5, 80, 0) for b in range(14))
     score = Score(notes, 90.0, ((0.0, 4, 4), (4.0, 3, 4), (7.0, 6, 8)))

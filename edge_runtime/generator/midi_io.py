@@ -173,7 +173,8 @@ def write_midi(score: Score, path: str | Path, *, ticks_per_beat: int = 480) -> 
         if ch != DRUM_CHANNEL:
             events.append((0, 0, mido.Message("program_change", channel=ch, program=first_prog)))
         for n in by_channel[ch]:
-            on = round(n.start * ticks_per_beat)
+            # a micro-timing offset can put the first onset a fraction before beat 0; a file starts at tick 0
+            on = max(round(n.start * ticks_per_beat), 0)
             off = max(round((n.start + n.duration) * ticks_per_beat), on + 1)
             events.append((on, 2, mido.Message("note_on", channel=ch, note=n.pitch, velocity=n.velocity)))
             events.append((off, 1, mido.Message("note_off", channel=ch, note=n.pitch, velocity=0)))
