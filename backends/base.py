@@ -133,6 +133,16 @@ class CompiledModel(abc.ABC):
         has the wrong dtype or shape.
         """
 
+    def run_views(self, inputs: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """Run once, returning the bound output buffers themselves instead of fresh copies.
+
+        For hot loops (the generator's per-token step) that read every output
+        before the next call: the arrays are overwritten by the next
+        :meth:`run`/:meth:`run_views` and must not be written to.  Backends
+        without bound outputs return :meth:`run`'s fresh arrays.
+        """
+        return self.run(inputs)
+
     @abc.abstractmethod
     def describe(self) -> BackendInfo:
         """Runtime name and version, device, precision, threads, call path."""

@@ -132,6 +132,18 @@ class OrtModel(CompiledModel):
                 out[name] = value.numpy()
         return out
 
+    def run_views(self, inputs: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        if not self._static_out:
+            return self.run(inputs)
+        self._stage_inputs(inputs)
+        try:
+            self._session.run_with_iobinding(self._bindings[self._cur])
+        except Exception as e:
+            raise BackendError(f"onnxruntime: running {self._path.name} failed: {first_line(e)}") from e
+        if self._pairs:
+            self._cur = 1 - self._cur
+        return self._out_bufs
+
     def get_state(self) -> dict[str, np.ndarray]:
         return {name: bufs[self._cur].copy() for name, bufs in self._state_bufs.items()}
 

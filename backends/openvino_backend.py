@@ -133,6 +133,16 @@ class OvModel(CompiledModel):
             return {name: buf.copy() for name, buf in self._out_bufs.items()}
         return {s.name: self._req.get_output_tensor(i).data.copy() for i, s in enumerate(self.outputs)}
 
+    def run_views(self, inputs: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        if not self._out_bufs:
+            return self.run(inputs)
+        self._stage_inputs(inputs)
+        try:
+            self._req.infer()
+        except Exception as e:
+            raise BackendError(f"openvino: running {self._path.name} on {self._device} failed: {first_line(e)}") from e
+        return self._out_bufs
+
     def reset_state(self) -> None:
         self._req.reset_state()
 

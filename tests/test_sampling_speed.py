@@ -52,3 +52,84 @@ def test_cached_grammar_masks_equal_fresh_ones():
             assert not cached.flags.writeable
             assert np.array_equal(cached, gram._build_mask(allow_eos=eos))
         gram.feed(t)
+
+
+def test_sorted_head_draw_equals_reference_draw():
+    """sample_sorted over the sorted head (what the in-graph sampler returns) picks what sample_u picks."""
+    from itertools import accumulate
+
+    from nomad_muse.generator.sampling import sample_sorted, sample_u
+
+    agree = none = 0
+    for seed in range(400):
+        g = np.random.default_rng(seed)
+        logits = g.standard_normal(252).astype(np.float32) * float(g.uniform(1, 6))
+        mask = g.random(252) < [0.02, 0.1, 0.4, 1.0][seed % 4]
+        mask[int(g.integers(252))] = True
+        probs = masked_probs(logits, mask, float(g.uniform(0.5, 1.5)))
+        top_p = [0.95, 0.9, 0.5, 1.0, 0.99][seed % 5]
+        order = np.argsort(probs)[::-1][:16]
+        cum = list(accumulate(probs[order].astype(np.float32).tolist()))  # float32 head, as the graph gives it
+        for u in g.random(8):
+            got = sample_sorted(cum, order, top_p, float(u))
+            if got is None:
+                none += 1
+                continue
+            assert got[0] == sample_u(probs, top_p, float(u))
+            assert abs(got[1] - probs.max()) < 1e-6
+            agree += 1
+    assert agree > 1500 and none > 0  # both branches exercised
+
+
+def test_grammar_kind_table_and_bias_match_reference():
+    from nomad_muse.generator.engine import Generator, SamplingConfig, header_tokens
+    from nomad_muse.generator import vocab as V
+    from nomad_muse.generator.grammar import Grammar
+
+    g = Generator(fast_sampling=False)
+    g.prime(header_tokens("drums", "drums", None, 120), mode="drums", key=None)
+    g.generate(3, SamplingConfig(seed=1, confidence_threshold=0.0))
+    a, b = Grammar("drums"), Grammar("drums")
+    for t in list(g.tokens) + list(range(len(V.TOKENS))):  # a real stream, then every token once (STYLE too)
+        a.feed(t)
+        b.feed_reference(t)
+        assert (a.state, a.pos, a.meter, a.bars, a.last_note, a.header_left) == (b.state, b.pos, b.meter, b.bars, b.last_note, b.header_left)
+        assert a.bias(252).shape == (1, 252) and np.array_equal(a.bias(252)[0], a.bias()[0, :252])
+        bias = a.bias()
+        assert bias.shape == (1, len(V.TOKENS)) and bias.dtype == np.float32 and not bias.flags.writeable
+        assert np.array_equal(bias[0] == 0, a.mask()) and np.all(np.isneginf(bias[0][~a.mask()]))
+
+
+def test_in_graph_sampler_gives_the_reference_tokens(tmp_path, monkeypatch):
+    """Same seed, same tokens: the sampled graph (ORT and OpenVINO) and the numpy reference path,
+    tonal with a key and drums, three temperatures, bar and beat chunks with the confidence fallback on."""
+    from nomad_muse.backends.base import Candidate
+    from nomad_muse.generator.engine import Generator, SamplingConfig, header_tokens
+
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path))
+    fast_total = 0
+    for cand in (Candidate("onnxruntime"), Candidate("openvino")):
+        for mode, key, temp, unit, conf in (("tonal", (2, "minor"), 1.0, "bar", 0.6), ("drums", None, 0.8, "beat", 0.6),
+                                            ("tonal", (0, "major"), 1.2, "beat", 0.0)):
+            runs = []
+            for fast in (True, False):
+                gen = Generator(candidates=[cand], fast_sampling=fast)
+                assert gen._fast is fast, gen.sampler_note
+                gen.prime(header_tokens(mode, "piano", key, 120), mode=mode, key=key)
+                runs.append((gen.generate(4, SamplingConfig(seed=11, temperature=temp, confidence_threshold=conf), unit=unit), gen.stats))
+            (a, sa), (b, sb) = runs
+            assert a == b and len(a) > 30
+            assert sa.fast_draws + sa.reference_draws == sb.reference_draws and sb.fast_draws == 0
+            fast_total += sa.fast_draws
+    assert fast_total > 0.95 * 6 * 30
+    assert list((tmp_path / "cache" / "generator").glob("*-sampled-*.onnx"))  # built once, in the cache dir
+
+
+def test_sampled_graph_refuses_an_ir_model(tmp_path):
+    import pytest
+
+    from nomad_muse.errors import BackendError
+    from nomad_muse.generator.sampler_graph import sampled_path
+
+    with pytest.raises(BackendError, match="needs an ONNX generator"):
+        sampled_path(tmp_path / "generator.int8.xml")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from itertools import accumulate
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from nomad_muse.backends.spec import ModelSpec
 from nomad_muse.errors import BackendError, ParameterError
 from nomad_muse.generator import vocab as V
 from nomad_muse.generator.grammar import Grammar
-from nomad_muse.generator.sampling import masked_probs, sample
+from nomad_muse.generator.sampling import masked_probs, sample_sorted, sample_u
 
 #: the generator's model contract: one token in, logits out, the GRU state carried by the backend
 SPEC = ModelSpec("generator", "generator.onnx", inputs=("token", "h"), outputs=("logits", "h_out"), state=(("h", "h_out"),))
@@ -61,6 +62,9 @@ class GenStats:
     steps: int = 0
     chunks: int = 0
     fallbacks: int = 0
+    #: tokens drawn from the in-graph head (fast) and through the numpy reference sampler
+    fast_draws: int = 0
+    reference_draws: int = 0
     step_seconds: list[float] = field(default_factory=list)
 
 
@@ -87,12 +91,18 @@ class Generator:
         loaded: LoadResult | None = None,
         use_adapter: bool = True,
         adapter_for: Path | None = None,
+        fast_sampling: bool = True,
     ):
         """``loaded``: what :func:`nomad_muse.runtime.select` returned (the normal way in; it applies
         the user's adapter itself).  Without it, ``model_path`` on ``candidates`` (default: the
         policy's profile-less order), with the user's adapter for that exact file (``muse adapt
         generator``) unless ``use_adapter`` is False or ``MUSE_NO_ADAPTER=1``; ``adapter_for``: the
-        file the adapter was fitted on, when ``model_path`` is a variant made from it (calibration)."""
+        file the adapter was fitted on, when ``model_path`` is a variant made from it (calibration).
+
+        ``fast_sampling``: run the masked softmax and the nucleus head inside the model call
+        (:mod:`nomad_muse.generator.sampler_graph`) on the same runtime, device and precision;
+        when that graph cannot be made or loaded (an IR file, a runtime refusing it, a user adapter
+        replacing the logits) the numpy reference sampler is used and ``sampler_note`` says why."""
         if loaded is None:
             path = Path(model_path) if model_path else default_model_path()
             if candidates is None:
@@ -105,6 +115,9 @@ class Generator:
                 from nomad_muse.generator.adapter import with_adapter
 
                 loaded = with_adapter(loaded, Path(adapter_for) if adapter_for else path)
+        self.sampler_note = "reference numpy sampler (fast_sampling=False)"
+        if fast_sampling:
+            loaded = self._with_sampler(loaded)
         self.loaded: LoadResult = loaded
         self.model = self.loaded.model
         logits = next((o for o in self.model.outputs if o.name == "logits"), None)
@@ -117,15 +130,63 @@ class Generator:
                                "is it the right model file?")
         #: whether the model knows the STYLE context tokens (header ``... METER STYLE``)
         self.has_style: bool = self.n_logits > V.STYLE_IDS[0]
+        self._fast = {s.name for s in self.model.inputs} >= {"bias", "inv_t"}
         self._tok = np.zeros((1, 1), np.int64)
+        self._inv_t = np.ones(1, np.float32)
+        self._no_bias = np.zeros((1, self.n_logits), np.float32)  # unmasked steps (evaluate's NLL, no grammar yet)
+        self._temp = 1.0  # the temperature the last step's head was computed at
+        self._head: tuple[list[float], np.ndarray] | None = None
+        self._rows: tuple = (None,)
         self.stats = GenStats()
         self.tokens: list[int] = []
         self.grammar: Grammar | None = None
         self._logits: np.ndarray | None = None
 
+    def _with_sampler(self, loaded: LoadResult) -> LoadResult:
+        """``loaded`` with its model replaced by the in-graph sampled one (same candidate), if possible."""
+        from dataclasses import replace
+
+        from nomad_muse.backends.registry import get_backend
+        from nomad_muse.errors import BackendError
+        from nomad_muse.generator.sampler_graph import sampled_path
+
+        from nomad_muse.backends.base import CompiledModel
+
+        if not isinstance(loaded.model, CompiledModel):  # e.g. the user's adapter computes the logits in Python
+            self.sampler_note = f"reference numpy sampler ({type(loaded.model).__name__} computes the logits outside the graph)"
+            return loaded
+        info = loaded.model.describe()
+        cand = loaded.candidate
+        try:
+            path = sampled_path(Path(info.model_path))
+            model = get_backend(cand.runtime).load(
+                path, device=cand.device, precision=cand.precision, threads=max(info.threads, 1), state=STATE
+            )
+        except BackendError as e:
+            self.sampler_note = f"reference numpy sampler ({e})"
+            return loaded
+        self.sampler_note = f"in-graph sampler head ({path.name})"
+        return replace(loaded, model=model)
+
     # -- low level ----------------------------------------------------------
     def _step(self, token: int) -> np.ndarray:
+        """One model step on ``token``; returns the logits (on the sampled graph: a view of the
+        runtime's output buffer, valid until the next step).  On the sampled graph the grammar must
+        already be fed ``token`` (the head is computed under the mask that follows it)."""
         self._tok[0, 0] = token
+        if self._fast:
+            t0 = time.perf_counter()
+            bias = self.grammar.bias(self.n_logits) if self.grammar is not None else self._no_bias
+            out = self.model.run_views({"token": self._tok, "bias": bias, "inv_t": self._inv_t})
+            self.stats.step_seconds.append(time.perf_counter() - t0)
+            self.stats.steps += 1
+            rows = self._rows
+            if rows[0] is not out:  # row views of the bound buffers, made once (fresh arrays if the backend copies)
+                rows = self._rows = (out, out["top_p_probs"][0], out["top_p_ids"][0], out["logits"][0])
+            # the head as a running sum (C speed) and the ids as the bound buffer: both read by the next draw,
+            # before the next step overwrites the buffers (next_chunk copies what it keeps across steps)
+            self._head = (list(accumulate(rows[1].tolist())), rows[2])
+            return rows[3]
         t0 = time.perf_counter()
         out = self.model.run({"token": self._tok})["logits"][0]
         self.stats.step_seconds.append(time.perf_counter() - t0)
@@ -143,15 +204,30 @@ class Generator:
         self.grammar = Grammar(mode, key, constrained=constrained)
         self.tokens = []
         for t in toks:
-            self._logits = self._step(t)
             self.grammar.feed(t)
+            self._logits = self._step(t)
             self.tokens.append(t)
 
     def draw(self, cfg: SamplingConfig, rng: np.random.Generator) -> tuple[int, float]:
         """Sample the next token under the grammar mask (temperature + top-p); returns (token, top probability).
 
-        Does not advance: :meth:`feed` the token to run the model step."""
+        Does not advance: :meth:`feed` the token to run the model step.  On the sampled graph the
+        last step's sorted head is used when it was computed at ``cfg.temperature`` and holds the
+        nucleus; otherwise (and without the sampled graph) the numpy reference path samples the
+        full logits.  Both consume exactly one ``rng.random()``."""
         assert self.grammar is not None and self._logits is not None
+        u = rng.random()
+        if self._fast:
+            head = self._head
+            if head is not None and cfg.temperature == self._temp:
+                got = sample_sorted(head[0], head[1], cfg.top_p, u)
+                if got is not None:
+                    self.stats.fast_draws += 1
+                    return got
+            else:  # the next steps' heads at this temperature
+                self._temp = cfg.temperature
+                self._inv_t[0] = 1.0 / max(cfg.temperature, 1e-4)
+        self.stats.reference_draws += 1
         mask = self.grammar.mask()
         if self.n_logits != mask.shape[0]:  # a model without the STYLE tokens (never sampled: header only)
             mask = mask[: self.n_logits]
@@ -159,13 +235,12 @@ class Generator:
             raise BackendError(f"the generator model on {self.loaded.candidate} returned NaN or infinite logits; "
                                "re-export the model (or use the shipped one)")
         p = masked_probs(self._logits, mask, cfg.temperature)
-        tok = sample(p, cfg.top_p, rng)
-        return tok, float(p.max())
+        return sample_u(p, cfg.top_p, u), float(p.max())
 
     def feed(self, tok: int) -> None:
         """Run one model step on ``tok`` (state carried) and advance the grammar."""
-        self._logits = self._step(tok)
         self.grammar.feed(tok)
+        self._logits = self._step(tok)
         self.tokens.append(tok)
 
     # -- chunks ---------------------------------------------------------------
@@ -182,6 +257,7 @@ class Generator:
             raise ParameterError("prime() the generator with a prompt first")
         saved_state = self.model.get_state()
         saved_logits = self._logits.copy()
+        saved_head = None if self._head is None else (self._head[0], self._head[1].copy())
         saved_grammar = (g.state, g.pos, g.meter, g.bars)
         start_len = len(self.tokens)
         beat_end = ((max(g.pos, 0) // 4) + 1) * 4
@@ -189,8 +265,7 @@ class Generator:
         confs: list[float] = []
         while len(chunk) < max_tokens:
             tok, conf = self.draw(cfg, rng)
-            name = V.TOKENS[tok]
-            boundary = tok == V.BAR or (unit == "beat" and name.startswith("POS_") and int(name[4:]) >= beat_end)
+            boundary = tok == V.BAR or (unit == "beat" and V.TOKENS[tok].startswith("POS_") and int(V.TOKENS[tok][4:]) >= beat_end)
             if boundary and chunk:
                 break
             self.feed(tok)
@@ -206,6 +281,7 @@ class Generator:
             replacement = self._last_valid if getattr(self, "_last_valid", None) else [V.BAR]
             self.model.set_state(saved_state)
             self._logits = saved_logits
+            self._head = saved_head
             g.state, g.pos, g.meter, g.bars = saved_grammar
             del self.tokens[start_len:]
             for t in replacement:

@@ -17,6 +17,26 @@ _POS = np.array(V.POS_IDS)
 _PITCH_VALUES = np.array([int(V.TOKENS[i][6:]) for i in V.PITCH_IDS])
 
 
+def _kinds() -> tuple[tuple[str, int], ...]:
+    """Per token id: (kind, value) for :meth:`Grammar.feed` — the name parsed once, not per token."""
+    out = []
+    for name in V.TOKENS:
+        if name == "BAR" or name == "EOS":
+            out.append((name, 0))
+        else:
+            for prefix in ("METER_", "POS_", "MICRO_", "PITCH_", "DRUM_", "VEL_", "DUR_", "STYLE:"):
+                if name.startswith(prefix):
+                    rest = name[len(prefix) :]
+                    out.append((prefix[:-1], int(rest) if prefix in ("METER_", "POS_") else 0))  # "STYLE:" -> "STYLE"
+                    break
+            else:
+                out.append(("OTHER", 0))
+    return tuple(out)
+
+
+_KIND = _kinds()
+
+
 class Grammar:
     """Tracks where a sequence is (bar, position, inside a note) and gives the next-token mask."""
 
@@ -52,6 +72,37 @@ class Grammar:
         self._micro[V.MICRO_IDS] = True
 
     def feed(self, tok: int) -> None:
+        kind, value = _KIND[tok]
+        if kind == "STYLE":  # the header's optional last token: context only
+            return
+        if self.state == "header":
+            self.header_left -= 1
+            if kind == "METER":
+                self.meter = value
+            if self.header_left <= 0:
+                self.state = "bar"
+            return
+        if kind == "BAR":
+            self.state, self.pos, self.bars, self.last_note = "bar", -1, self.bars + 1, -1
+        elif kind == "METER":
+            self.meter = value
+        elif kind == "POS":
+            self.pos, self.state, self.last_note = value, "pos", -1
+        elif kind == "MICRO":
+            self.state = "micro"
+        elif kind == "PITCH":
+            self.state, self.last_note = "note_vel_t", tok
+        elif kind == "DRUM":
+            self.state, self.last_note = "note_vel_d", tok
+        elif kind == "VEL":
+            self.state = "note_dur" if self.state == "note_vel_t" else "after_note"
+        elif kind == "DUR":
+            self.state = "after_note"
+        elif kind == "EOS":
+            self.state = "end"
+
+    def feed_reference(self, tok: int) -> None:
+        """:meth:`feed` as it parsed token names per call (kept to test the table against)."""
         name = V.TOKENS[tok]
         if name.startswith("STYLE:"):  # the header's optional last token: context only
             return
@@ -89,7 +140,7 @@ class Grammar:
         m[: self.last_note + 1] = False
         return m
 
-    _MASK_CACHE_MAX = 2048  # masks kept per grammar (252 B each); cleared when full
+    _MASK_CACHE_MAX = 2048  # masks kept per grammar (252 B + 1 KB bias each); cleared when full
 
     def mask(self, *, allow_eos: bool = False) -> np.ndarray:
         """The next-token mask (read-only; one array per grammar state, built once and reused).
@@ -99,16 +150,38 @@ class Grammar:
         per-token cost is a dict look-up instead of an allocation and up to
         five vector ORs (issue 19: masks precomputed per grammar state).
         """
+        return self._cached(allow_eos)[0]
+
+    def bias(self, width: int | None = None, *, allow_eos: bool = False) -> np.ndarray:
+        """The mask as an additive float32 ``[1, width]`` bias: 0 where allowed, -inf elsewhere (read-only, cached).
+
+        What the in-graph sampler adds to the logits before its softmax
+        (:mod:`nomad_muse.generator.sampler_graph`); ``width`` is the model's
+        logit count (default: the whole vocabulary; a model trained before
+        the STYLE tokens has fewer logits, and the mask is cut to them)."""
+        pair = self._cached(allow_eos)
+        b = pair[1]
+        if width is None or width == b.shape[1]:
+            return b
+        cut = pair[2].get(width)
+        if cut is None:
+            cut = pair[2][width] = np.ascontiguousarray(b[:, :width])
+            cut.setflags(write=False)
+        return cut
+
+    def _cached(self, allow_eos: bool) -> tuple[np.ndarray, np.ndarray, dict]:
         k = (self.state, self.pos, self.meter, self.last_note, allow_eos)
         cache = self.__dict__.setdefault("_masks", {})
-        m = cache.get(k)
-        if m is None:
+        pair = cache.get(k)
+        if pair is None:
             if len(cache) >= self._MASK_CACHE_MAX:
                 cache.clear()
             m = self._build_mask(allow_eos=allow_eos)
             m.setflags(write=False)
-            cache[k] = m
-        return m
+            b = np.where(m, np.float32(0.0), np.float32(-np.inf)).astype(np.float32).reshape(1, -1)
+            b.setflags(write=False)
+            pair = cache[k] = (m, b, {})
+        return pair
 
     def _build_mask(self, *, allow_eos: bool) -> np.ndarray:
         m = np.zeros(V.VOCAB_SIZE, bool)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 import numpy as np
 
 
@@ -22,6 +24,11 @@ def sample(probs: np.ndarray, top_p: float, rng: np.random.Generator) -> int:
     tests/test_sampling_speed.py) without ``choice``'s argument validation,
     which cost half of this function (~45 µs of ~80 µs, measured).
     """
+    return sample_u(probs, top_p, rng.random())
+
+
+def sample_u(probs: np.ndarray, top_p: float, u: float) -> int:
+    """:func:`sample` with its one uniform draw ``u`` in [0, 1) given."""
     order = np.argsort(probs)[::-1]
     sorted_p = probs[order]
     cum = np.cumsum(sorted_p)
@@ -31,4 +38,31 @@ def sample(probs: np.ndarray, top_p: float, rng: np.random.Generator) -> int:
     p = pk / pk.sum()
     cdf = np.cumsum(p)
     cdf /= cdf[-1]
-    return int(order[int(cdf.searchsorted(rng.random(), side="right"))])
+    return int(order[int(cdf.searchsorted(u, side="right"))])
+
+
+def sample_sorted(cum: list[float], ids, top_p: float, u: float) -> tuple[int, float] | None:
+    """The nucleus draw of :func:`sample` over an already sorted head of the distribution.
+
+    ``cum`` is the running sum of the largest probabilities of the masked,
+    tempered softmax in descending order (``itertools.accumulate`` of the
+    in-graph sampler's head, :mod:`nomad_muse.generator.sampler_graph`) and
+    ``ids`` their token ids; ``u`` is the one ``rng.random()`` :func:`sample`
+    would draw.  The same rules as :func:`sample`: keep the smallest prefix
+    whose cumulative probability reaches ``top_p`` (``searchsorted`` left),
+    then the first kept token whose cumulative probability exceeds
+    ``u`` × the kept mass (``searchsorted(side="right")`` in the normalised
+    CDF).  Returns ``(token, top probability)``, or None when the nucleus is
+    wider than the head or runs into tokens without mass (``top_p`` ≈ 1: the
+    reference caps the nucleus at the non-zero tokens) — the caller then
+    samples the full distribution with the same ``u``.  Two ``bisect`` calls
+    on ≤ 32 floats: cheaper than a single numpy call at this size.
+    """
+    k = bisect_left(cum, top_p) + 1
+    n = len(cum)
+    if k > n:
+        return None  # top_p not reached within the head
+    if k > 1 and cum[k - 1] <= cum[k - 2]:
+        return None  # the k-th token has no mass: the reference's count_nonzero cap applies
+    j = bisect_right(cum, u * cum[k - 1], 0, k)
+    return int(ids[j if j < k else k - 1]), cum[0]
