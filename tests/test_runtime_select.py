@@ -37,8 +37,10 @@ def test_select_loads_with_the_spec_state_and_the_generator_takes_it():
 
     res = select("generator", active=DEFAULTS, environ={})
     assert res.model.describe().stateful
-    gen = Generator(loaded=res)
-    assert gen.loaded is res
+    assert Generator(loaded=res, fast_sampling=False).loaded is res
+    gen = Generator(loaded=res)  # the in-graph sampler: the same selection, its model on the sampled graph
+    assert (gen.loaded.candidate, gen.loaded.fallbacks) == (res.candidate, res.fallbacks) and gen._fast
+    assert gen.model.describe().stateful and gen.model.describe().runtime == res.model.describe().runtime
 
 
 def test_spec_state_pairs_must_name_its_tensors():
