@@ -95,6 +95,7 @@ def _prompt_density() -> float:
 def bench_generator_cells(calls: int, warmup: int) -> list[dict]:
     from nomad_muse.backends.registry import get_backend
     from nomad_muse.generator.engine import STATE, default_model_path
+    from nomad_muse.hwbench.generator_bench import measure_token_vs_step
 
     density = _prompt_density()
     steps_per_s = density * 120 / 60
@@ -118,6 +119,21 @@ def bench_generator_cells(calls: int, warmup: int) -> list[dict]:
         s = time_calls(step, calls, warmup)
         rows.append({**row, **s, "cpu_percent_one_core": 100.0 * steps_per_s / s["calls_per_s"], "peak_rss_mb": peak_rss_mb(),
                      "rate": f"{steps_per_s:.1f} steps/s ({density:.1f} tokens/beat at 120 BPM)"})
+        if cand.precision == "int8":
+            continue
+        # one fully sampled token against the bare step, alternating rounds in this run (issue 19: <= 1.3x)
+        try:
+            tv = measure_token_vs_step(cand, path, calls=calls, warmup=warmup, rounds=1 if calls < 1000 else 3)
+        except MuseError as e:
+            rows.append({**row, "size": "1 token", "unit": "sampled token (draw + feed)", "error": str(e)})
+            continue
+        tk = tv["token"]
+        rows.append({**row, "size": "1 token", "unit": "sampled token (draw + feed)", "median_us": tk["p50_us"], "p95_us": tk["p95_us"],
+                     "p99_us": tk["p99_us"], "max_us": tk["max_us"], "calls_per_s": 1e6 / tk["p50_us"],
+                     "cpu_percent_one_core": 100.0 * steps_per_s * tk["p50_us"] / 1e6, "peak_rss_mb": peak_rss_mb(),
+                     "rate": f"{steps_per_s:.1f} tokens/s", "vs_step": tv["token_over_step"], "step_median_us": tv["step"]["p50_us"],
+                     "reference_token_us": tv["reference_token"]["p50_us"], "reference_vs_step": tv["reference_over_step"],
+                     "head_fallback_percent": tv["head_fallback_percent"], "sampler": tv["sampler"]})
     return rows
 
 
@@ -142,6 +158,22 @@ def bench_classifier_cells(calls: int, warmup: int, block_sizes: tuple[int, ...]
         rows.append({**base, **s, "size": "[1,1,128,8]", "unit": "model call",
                      "cpu_percent_one_core": 100.0 * frames_per_s / s["calls_per_s"], "peak_rss_mb": peak_rss_mb(),
                      "rate": f"{frames_per_s:.0f} frames/s (hop {hops_ms[0]:g} ms)"})
+        # one hop that calls the model (20 ms of audio at 48 kHz: resample, one mel frame, standardise, call, vote)
+        # against the bare call, same run (issue 19: <= 1.3x)
+        hop_n = int(0.02 * sr)
+        sc = StreamingClassifier(sr, m, ClassifierConfig(hop_ms=20.0))
+        sc.push(audio[: hop_n * 10])
+        at = [hop_n * 10]
+
+        def hop():
+            i = at[0] % (audio.size - hop_n)
+            sc.push(audio[i : i + hop_n])
+            at[0] += hop_n
+
+        h = time_calls(hop, calls, warmup)
+        rows.append({**base, **h, "size": "1 hop (20 ms at 48 kHz)", "unit": "classifier hop (resample + mel frame + standardise + call + vote)",
+                     "cpu_percent_one_core": 100.0 * 50.0 / h["calls_per_s"], "peak_rss_mb": peak_rss_mb(), "rate": "50 hops/s",
+                     "vs_call": h["median_us"] / s["median_us"], "model_calls": sc.stats.inferences})
         for n, hop_ms in ((n, h) for h in hops_ms for n in block_sizes):
             sc = StreamingClassifier(sr, m, ClassifierConfig(hop_ms=hop_ms))
             pos = [0]
@@ -200,6 +232,12 @@ def _summary(res: dict) -> list[str]:
             best = min(cells, key=lambda r: r["p99_us"])
             out.append(f"{mod}: fastest p99 {best['p99_us']:.1f} µs on {best['backend']}/{best['device']}/{best['precision']}"
                        + (f", {best['vs_torch']:.1f}× PyTorch eager" if best.get("vs_torch") else ""))
+        for r in res["matrix"]:
+            if r["module"] == mod and r.get("vs_call"):
+                out.append(f"{mod}: one hop {r['vs_call']:.2f}x the bare model call on {r['backend']}/{r['device']}/{r['precision']} (target <= 1.3x)")
+            if r["module"] == mod and r.get("vs_step"):
+                out.append(f"{mod}: sampled token {r['vs_step']:.2f}x the bare step on {r['backend']}/{r['device']}/{r['precision']} "
+                           f"(reference sampler {r['reference_vs_step']:.2f}x; target <= 1.3x)")
         for r in cells:
             if r.get("vs_fp32"):
                 out.append(f"{mod}: {r['backend']} {r['precision']} is {r['vs_fp32']:.2f}× the FP32 speed")
@@ -209,6 +247,10 @@ def _summary(res: dict) -> list[str]:
         if planned:
             b = max(planned, key=lambda r: r["ratio_to_numpy"])
             out.append(f"analyzer FFT: planned FFTW up to {b['ratio_to_numpy']:.2f}× numpy.fft (n_fft {b['n_fft']}, {b['dtype']})")
+    av = res["baselines"].get("analyze_vs_pyloudnorm") or {}
+    if av.get("ratio"):
+        out.append(f"analyzer: muse analyze (every meter) {av['analyze_cpu_s']:.2f} s CPU vs the pyloudnorm process {av['pyloudnorm_cpu_s']:.2f} s "
+                   f"on {av['seconds']:g} s stereo = {av['ratio']:.2f}x (target <= 1.0)")
     rt = res.get("realtime")
     if rt:
         out.append(f"real time: {rt['blocks']} blocks of {rt['tuned']['block_size']} at {rt['tuned']['sample_rate']} Hz, "
@@ -261,7 +303,10 @@ def run_suite(*, quick: bool = False, realtime_s: float | None = None, block_siz
 
     torch_rows = bench_torch(calls, warmup, time_calls)
     fft = measure_fft(seconds=5.0 if quick else 30.0, repeat=2 if quick else 5, sizes=(t.analyzer_fft_size,) if quick else (2048, 4096, 8192, 16384))
-    res["baselines"] = {"torch": torch_rows, "fft": fft}
+    say("muse analyze vs the pyloudnorm process")
+    from nomad_muse.hwbench.analyze_bench import bench_analyze_vs_pyloudnorm
+
+    res["baselines"] = {"torch": torch_rows, "fft": fft, "analyze_vs_pyloudnorm": bench_analyze_vs_pyloudnorm(30.0 if quick else 180.0)}
     _ratios(matrix, res["floor"], torch_rows)
     res["matrix"] = matrix
     secs = realtime_s if realtime_s is not None else (5.0 if quick else 60.0)

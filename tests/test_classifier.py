@@ -288,3 +288,39 @@ def test_held_out_renders_reach_the_measured_floor(tmp_path):
     assert res["balanced_accuracy"] >= 0.45, res["per_class_accuracy"]
     assert res["drums_vs_tonal_accuracy"] >= 0.93
     assert res["per_class_accuracy"]["drums"] >= 0.8
+
+
+def test_skip_while_stable_saves_calls_and_still_switches():
+    """skip_stable reuses the last result only while the type is decided and the signal unchanged: on piano
+    then drums (the shipped examples) it skips windows, counts them, and switches to drums within 0.1 s of
+    the run that infers every window, with the same dominant family."""
+    import soundfile as sf
+
+    from nomad_muse.backends.registry import get_backend
+    from nomad_muse.classifier.stream import ClassifierConfig, classify_array, default_model_path, summarise
+    from nomad_muse.examples import CLASSIFY_EXAMPLES, example_path
+
+    m = get_backend("onnxruntime").load(default_model_path())
+    parts = [sf.read(str(example_path(CLASSIFY_EXAMPLES[k])), dtype="float32") for k in ("piano", "drums")]
+    assert parts[0][1] == parts[1][1]
+    y = np.concatenate([parts[0][0], np.zeros(parts[0][1], np.float32), parts[1][0]])  # 1 s of silence between
+    runs = {skip: classify_array(y, parts[0][1], m, ClassifierConfig(skip_stable=skip)) for skip in (False, True)}
+    (r0, s0), (r1, s1) = runs[False], runs[True]
+    assert s0.stable_skipped == 0 and s1.stable_skipped > 0.2 * s1.windows
+    assert s1.inferences + s1.stable_skipped + s1.silent + s1.skipped == s1.windows == s0.windows
+    assert s1.inferences + s1.stable_skipped == s0.inferences
+    assert summarise(r1)["family"] == summarise(r0)["family"]
+    assert len(s1.switch_times_s) == len(s0.switch_times_s) == 2
+    assert all(abs(a - b) <= 0.1 for a, b in zip(s1.switch_times_s, s0.switch_times_s))
+    skipped = [r for r in r1 if r.skipped]
+    assert skipped and all(r.family is not None for r in skipped)
+
+
+def test_skip_while_stable_refuses_bad_thresholds():
+    import pytest
+
+    from nomad_muse.classifier.stream import ClassifierConfig
+    from nomad_muse.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="stable_flux_db=0"):
+        ClassifierConfig(stable_flux_db=0)

@@ -76,6 +76,15 @@ def test_quick_bench_writes_json_html_history_and_compare(tmp_path):
             assert r["median_us"] <= r["p95_us"] <= r["p99_us"] <= r["max_us"]
             assert r["cpu_percent_one_core"] > 0 and r["peak_rss_mb"] > 0
     assert any("vs_floor" in r for r in res["matrix"])
+    # issue 19's same-run ratio cells: sampled token vs bare step, classifier hop vs call, analyze vs pyloudnorm
+    tok = [r for r in res["matrix"] if r["module"] == "generator" and r["size"] == "1 token" and "median_us" in r]
+    assert tok and all(r["vs_step"] > 0 and r["reference_vs_step"] > 0 for r in tok)
+    assert any(r["backend"] == "onnxruntime" and "in-graph" in r["sampler"] for r in tok)
+    hop = [r for r in res["matrix"] if r["module"] == "classifier" and r["size"].startswith("1 hop") and "median_us" in r]
+    assert hop and all(r["vs_call"] > 0 and r["model_calls"] > 0 for r in hop)
+    av = res["baselines"]["analyze_vs_pyloudnorm"]
+    assert av["ratio"] > 0 and av["analyze_cpu_s"] > 0 and av["pyloudnorm_cpu_s"] > 0, av
+    assert any(line.startswith("analyzer: muse analyze") for line in res["summary"])
     assert {r["method"] for r in res["baselines"]["fft"]} >= {"numpy.fft", "pyfftw-planned"}
     rt = res["realtime"]
     assert rt["blocks"] > 100 and rt["deadline_misses"] >= 0 and 0 < rt["cpu_percent"]

@@ -15,6 +15,13 @@ and offline agree by construction.
 * Overload (seed §7.3): at most ``max_infer_per_push`` model calls per
   ``push``; older pending classifications reuse the last result and are
   counted in ``stats.skipped``.
+* Stable signal (seed §7.3 "cache last result, skip frames"; issue 19), with
+  ``skip_stable``: while the track type is decided with no switch pending,
+  a window whose level is within ``stable_level_db`` of the last inferred
+  window's and whose mean log-mel spectrum differs from it by less than
+  ``stable_flux_db`` (mean absolute dB difference over the 128 bands)
+  reuses the last result without a model call, at most
+  ``max_stable_skips`` windows in a row; counted in ``stats.stable_skipped``.
 """
 
 from __future__ import annotations
@@ -91,11 +98,20 @@ class ClassifierConfig:
     hysteresis_votes: int = 2
     silence_dbfs: float = -60.0
     max_infer_per_push: int = 16
+    #: skip the model while the type is stable and the signal unchanged (off by default: offline
+    #: classification keeps every call; the live engine turns it on)
+    skip_stable: bool = False
+    stable_level_db: float = 1.0
+    stable_flux_db: float = 1.0
+    max_stable_skips: int = 10
 
     def __post_init__(self) -> None:
         validate(self, _CANONICAL)
         for name, r in _RULES.items():
             check(name, getattr(self, name), r)
+        if not (self.stable_level_db > 0 and self.stable_flux_db > 0 and self.max_stable_skips >= 1):
+            raise ParameterError(f"stable_level_db={self.stable_level_db}, stable_flux_db={self.stable_flux_db} must be > 0 "
+                                 f"and max_stable_skips={self.max_stable_skips} >= 1")
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,7 @@ class StreamStats:
     inferences: int = 0
     skipped: int = 0
     silent: int = 0
+    stable_skipped: int = 0  # windows that reused the last result because the signal had not changed
     switches: int = 0
     switch_times_s: list[float] = field(default_factory=list)
 
@@ -140,6 +157,8 @@ class StreamingClassifier:
         self.last: FrameResult | None = None
         self.stats = StreamStats()
         self._x = np.zeros((1, 1, 128, CONTEXT), np.float32)
+        self._ref: tuple[float, np.ndarray] | None = None  # (level, mean log-mel) of the last inferred window
+        self._stable_run = 0
 
     # -- decision -------------------------------------------------------------
     def _decide(self, probs: np.ndarray, t: float) -> FrameResult:
@@ -222,6 +241,17 @@ class StreamingClassifier:
         """A pending classification: (time, window copy, level)."""
         return (end / SR_TRAIN, np.stack(self._frames), window_level_dbfs(self._energy))
 
+    def _stable(self, window: np.ndarray, level: float) -> bool:
+        """True when this window may reuse the last result (``skip_stable``; see the module docstring)."""
+        cfg, ref, last = self.cfg, self._ref, self.last
+        if not cfg.skip_stable or ref is None or last is None or last.family is None:
+            return False
+        if self.track_type is None or self._pending_count or self._stable_run >= cfg.max_stable_skips:
+            return False
+        if abs(level - ref[0]) >= cfg.stable_level_db:
+            return False
+        return float(np.mean(np.abs(window.mean(axis=0) - ref[1]))) < cfg.stable_flux_db
+
     def _infer(self, pending: list) -> list[FrameResult]:
         results = []
         n = len(pending)
@@ -230,9 +260,14 @@ class StreamingClassifier:
             if level < self.cfg.silence_dbfs:
                 self.stats.silent += 1
                 self._votes.clear()
+                self._ref = None
                 res = FrameResult(t, None, 0.0, tuple(0.0 for _ in FAMILIES), self.track_type)
             elif k < n - self.cfg.max_infer_per_push and self.last is not None:
                 self.stats.skipped += 1
+                res = FrameResult(t, self.last.family, self.last.confidence, self.last.probs, self.track_type, skipped=True)
+            elif self._stable(window, level):
+                self.stats.stable_skipped += 1
+                self._stable_run += 1
                 res = FrameResult(t, self.last.family, self.last.confidence, self.last.probs, self.track_type, skipped=True)
             else:
                 self._x[...] = normalise(window)
@@ -240,6 +275,8 @@ class StreamingClassifier:
                 self.stats.inferences += 1
                 p = np.exp(logits - logits.max())
                 res = self._decide(p / p.sum(), t)
+                if self.cfg.skip_stable:
+                    self._ref, self._stable_run = (level, window.mean(axis=0)), 0
             self.last = res
             results.append(res)
         return results

@@ -20,7 +20,8 @@ class ClassifierWorker:
         cfg = engine.cfg
         self.e = engine
         self.sc = StreamingClassifier(cfg.sample_rate, model, ClassifierConfig(
-            hop_ms=cfg.classifier_hop_ms, vote_ms=cfg.classifier_vote_ms, max_infer_per_push=cfg.classifier_max_infer))
+            hop_ms=cfg.classifier_hop_ms, vote_ms=cfg.classifier_vote_ms, max_infer_per_push=cfg.classifier_max_infer,
+            skip_stable=engine.realtime))  # live skips while stable; offline demo classifies like the file classifier
         self.results: list = [] if keep_results else None
         self.captured: list[np.ndarray] | None = [] if capture else None
         self._backlog_blocks = max(2, int(cfg.classifier_backlog_ms / 1000 / cfg.period_s))
@@ -53,6 +54,7 @@ class ClassifierWorker:
                     self.results.extend(res)
             blk = ring.peek()
         e.counters.classifier_reused = self.sc.stats.skipped
+        e.counters.classifier_stable_skips = self.sc.stats.stable_skipped
         self._t.add((time.perf_counter() - t0) * 1000, n * e.cfg.period_s * 1000)
         return True
 

@@ -29,6 +29,7 @@ COUNTER_HELP = {
     "generator_low_confidence": "chunks below the confidence floor, replaced by the last valid one (fallback)",
     "classifier_skipped_blocks": "audio blocks the classifier skipped because it was behind (fallback)",
     "classifier_reused": "classifier windows that reused the last result under overload (fallback)",
+    "classifier_stable_skips": "classifier windows that reused the last result because the track type was stable and the signal unchanged (no model call; by design, not a fallback)",
     "in_ring_full": "input blocks the classifier's ring buffer could not take",
     "analyzer_paused": "analyzer updates skipped while the CPU was short (fallback)",
     "mix_ring_full": "mix blocks the analyzer's ring buffer could not take",

@@ -19,6 +19,7 @@ class Counters:
     generator_low_confidence: int = 0  # chunks replaced by the last valid one (fallback)
     classifier_skipped_blocks: int = 0  # audio blocks skipped because the classifier was behind (fallback)
     classifier_reused: int = 0        # windows that reused the last result under overload (fallback)
+    classifier_stable_skips: int = 0  # windows that reused the last result: type stable, signal unchanged (no model call; not a fallback)
     in_ring_full: int = 0             # input blocks the classifier ring could not take
     analyzer_paused: int = 0          # analyzer updates skipped while the CPU was short (fallback)
     mix_ring_full: int = 0            # mix blocks the analyzer ring could not take
