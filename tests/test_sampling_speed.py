@@ -132,4 +132,37 @@ def test_sampled_graph_refuses_an_ir_model(tmp_path):
     from nomad_muse.generator.sampler_graph import sampled_path
 
     with pytest.raises(BackendError, match="needs an ONNX generator"):
-        sampled_path(tmp_path / "generator.int8.xml")
+        sampled_path(tmp_path / "generator.int8.xml", vocab=252)
+
+
+def test_hand_written_protobuf_is_the_graph_onnx_would_build(tmp_path):
+    """The appended bytes parse (onnx) as one graph: the shipped nodes + Mul, Add, Softmax, TopK(16),
+    the checker accepts it, and ONNX Runtime's head equals numpy's sorted masked softmax."""
+    import onnx
+    import onnxruntime as ort
+
+    from nomad_muse.generator.engine import default_model_path
+    from nomad_muse.generator.sampler_graph import EXTRA_OUTPUTS, K_CANDIDATES, build
+
+    src = default_model_path()
+    dst = tmp_path / "g.onnx"
+    build(src, dst, vocab=252)
+    m, base = onnx.load(str(dst)), onnx.load(str(src))
+    onnx.checker.check_model(m)
+    assert [n.op_type for n in m.graph.node] == [n.op_type for n in base.graph.node] + ["Mul", "Add", "Softmax", "TopK"]
+    assert [i.name for i in m.graph.input] == [i.name for i in base.graph.input] + ["bias", "inv_t"]
+    assert [o.name for o in m.graph.output] == [o.name for o in base.graph.output] + list(EXTRA_OUTPUTS)
+    topk = m.graph.node[-1]
+    assert {a.name: a.i for a in topk.attribute} == {"axis": -1, "largest": 1, "sorted": 1}
+    assert onnx.numpy_helper.to_array(m.graph.initializer[-1]).tolist() == [K_CANDIDATES]
+    s = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
+    g = np.random.default_rng(3)
+    bias = np.where(g.random((1, 252)) < 0.3, 0.0, -np.inf).astype(np.float32)
+    feed = {"token": np.array([[7]], np.int64), "h": g.standard_normal((2, 1, 144)).astype(np.float32), "bias": bias,
+            "inv_t": np.array([1 / 0.8], np.float32)}
+    logits, _, probs, ids = s.run(None, feed)
+    z = np.where(bias[0] == 0, logits[0].astype(np.float64) / 0.8, -np.inf)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    order = np.argsort(-p, kind="stable")[:K_CANDIDATES]
+    assert ids[0].tolist() == order.tolist() and np.allclose(probs[0], p[order], atol=1e-6)

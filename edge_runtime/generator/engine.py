@@ -158,7 +158,10 @@ class Generator:
         info = loaded.model.describe()
         cand = loaded.candidate
         try:
-            path = sampled_path(Path(info.model_path))
+            logits = next((o for o in loaded.model.outputs if o.name == "logits"), None)
+            if logits is None or len(logits.shape) != 2 or not logits.shape[-1]:
+                raise BackendError(f"{Path(info.model_path).name}: no static [1, V] 'logits' output to sample from")
+            path = sampled_path(Path(info.model_path), vocab=int(logits.shape[-1]))
             model = get_backend(cand.runtime).load(
                 path, device=cand.device, precision=cand.precision, threads=max(info.threads, 1), state=STATE
             )

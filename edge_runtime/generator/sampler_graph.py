@@ -16,9 +16,9 @@ a nucleus wider than ``K`` tokens falls back to the reference numpy sampler
 on the full logits (still returned), and is counted.
 
 The graph is derived from whichever ``.onnx`` generator is loaded (the
-shipped one, a retrained one, an INT8 QDQ variant) and cached under the
-user's cache directory keyed by the source file's SHA-256, so ``onnx`` is
-imported only the first time a model is seen.  OpenVINO IR (``.xml``)
+shipped one, a retrained one, an INT8 QDQ variant) by appending ~1 KB of
+protobuf to the file (no ``onnx`` import), and cached under the user's
+cache directory keyed by the source file's SHA-256.  OpenVINO IR (``.xml``)
 variants keep the reference sampler.
 """
 
@@ -36,7 +36,7 @@ K_CANDIDATES = 16
 #: the extra inputs and outputs of the sampled graph
 EXTRA_INPUTS = ("bias", "inv_t")
 EXTRA_OUTPUTS = ("top_p_probs", "top_p_ids")
-_VERSION = 1  # bump when the appended nodes change (part of the cache key)
+_VERSION = 2  # bump when the appended nodes change (part of the cache key)
 
 
 def _sha256(path: Path) -> str:
@@ -47,56 +47,84 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build(src: Path, dst: Path, *, k: int = K_CANDIDATES) -> None:
-    """Write ``src`` (a generator ONNX graph with a ``logits`` [1, V] output) plus the sampling nodes to ``dst``."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+# -- protobuf, by hand ---------------------------------------------------------------------------
+# The appended nodes are written as raw protobuf: a second ``ModelProto.graph`` field after the file's
+# own.  Protobuf merges repeated occurrences of an embedded message (repeated fields concatenate), so
+# every runtime's parser reads one graph = the original + these nodes, inputs, outputs and initializer.
+# Hand-written because importing the ``onnx`` package costs seconds at start-up (its ``ml_dtypes``
+# import: 4-5 s measured under load here) for what is ~1 KB of bytes; tests/test_sampling_speed.py
+# parses the result with ``onnx`` and checks it.  Field numbers from onnx/onnx.proto.
 
+_FLOAT, _INT64 = 1, 7  # TensorProto.DataType
+
+
+def _varint(n: int) -> bytes:
+    n &= (1 << 64) - 1  # negative int64 values as two's complement, as protobuf does
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _ld(field: int, payload: bytes) -> bytes:  # length-delimited (wire type 2)
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _vi(field: int, value: int) -> bytes:  # varint (wire type 0)
+    return _varint(field << 3) + _varint(value)
+
+
+def _node(op: str, inputs: tuple[str, ...], outputs: tuple[str, ...], **ints: int) -> bytes:
+    body = b"".join(_ld(1, n.encode()) for n in inputs) + b"".join(_ld(2, n.encode()) for n in outputs)
+    body += _ld(3, f"nomad_sampler_{op}".encode()) + _ld(4, op.encode())
+    for name, v in ints.items():  # AttributeProto: name 1, i 3, type 20 (INT = 2)
+        body += _ld(5, _ld(1, name.encode()) + _vi(3, v) + _vi(20, 2))
+    return _ld(1, body)  # GraphProto.node
+
+
+def _value_info(field: int, name: str, elem: int, dims: tuple[int, ...]) -> bytes:
+    shape = b"".join(_ld(1, _vi(1, d)) for d in dims)  # TensorShapeProto.dim { dim_value }
+    tensor = _vi(1, elem) + _ld(2, shape)  # TypeProto.Tensor { elem_type, shape }
+    return _ld(field, _ld(1, name.encode()) + _ld(2, _ld(1, tensor)))  # ValueInfoProto { name, type { tensor_type } }
+
+
+def appended_graph(vocab: int, k: int = K_CANDIDATES) -> bytes:
+    """The bytes to append to a generator ONNX file (``logits`` [1, vocab]) to add the sampler head."""
+    if not 1 <= k <= vocab:
+        raise BackendError(f"sampler head k={k} must be within 1..{vocab} (the model's logits)")
+    z, zb, p, kk = "nomad_sampler_z", "nomad_sampler_zb", "nomad_sampler_p", "nomad_sampler_k"
+    g = _node("Mul", ("logits", "inv_t"), (z,))
+    g += _node("Add", (z, "bias"), (zb,))
+    g += _node("Softmax", (zb,), (p,), axis=-1)
+    g += _node("TopK", (p, kk), EXTRA_OUTPUTS, axis=-1, largest=1, sorted=1)
+    # initializer: TensorProto { dims 1, data_type 2, name 8, raw_data 9 }
+    g += _ld(5, _vi(1, 1) + _vi(2, _INT64) + _ld(8, kk.encode()) + _ld(9, int(k).to_bytes(8, "little", signed=True)))
+    g += _value_info(11, "bias", _FLOAT, (1, vocab)) + _value_info(11, "inv_t", _FLOAT, (1,))
+    g += _value_info(12, EXTRA_OUTPUTS[0], _FLOAT, (1, k)) + _value_info(12, EXTRA_OUTPUTS[1], _INT64, (1, k))
+    return _ld(7, g)  # ModelProto.graph, merged into the file's graph by the parser
+
+
+def build(src: Path, dst: Path, *, vocab: int, k: int = K_CANDIDATES) -> None:
+    """Write ``src`` (a generator ONNX file whose ``logits`` output is [1, vocab]) plus the sampler head to ``dst``."""
     from nomad_muse.paths import atomic_output
 
-    model = onnx.load(str(src))
-    g = model.graph
-    out = {o.name: o for o in g.output}
-    if "logits" not in out:
-        raise BackendError(f"{src.name}: no 'logits' output to sample from (outputs: {sorted(out)})")
-    dims = [d.dim_value for d in out["logits"].type.tensor_type.shape.dim]
-    if len(dims) != 2 or dims[0] != 1 or dims[1] < k:
-        raise BackendError(f"{src.name}: logits shape {dims} is not [1, V] with V >= {k}")
-    taken = {i.name for i in g.input} | set(out) | {n for node in g.node for n in node.output}
-    clash = taken & set(EXTRA_INPUTS + EXTRA_OUTPUTS + ("_z", "_zb", "_p", "_k"))
-    if clash:
-        raise BackendError(f"{src.name}: tensor names {sorted(clash)} already used; cannot append the sampler")
-    vocab = dims[1]
-    g.input.extend(
-        [
-            helper.make_tensor_value_info("bias", TensorProto.FLOAT, [1, vocab]),
-            helper.make_tensor_value_info("inv_t", TensorProto.FLOAT, [1]),
-        ]
-    )
-    g.initializer.append(numpy_helper.from_array(np.array([k], np.int64), "_k"))
-    g.node.extend(
-        [
-            helper.make_node("Mul", ["logits", "inv_t"], ["_z"]),
-            helper.make_node("Add", ["_z", "bias"], ["_zb"]),
-            helper.make_node("Softmax", ["_zb"], ["_p"], axis=-1),
-            helper.make_node("TopK", ["_p", "_k"], list(EXTRA_OUTPUTS), axis=-1, largest=1, sorted=1),
-        ]
-    )
-    g.output.extend(
-        [
-            helper.make_tensor_value_info(EXTRA_OUTPUTS[0], TensorProto.FLOAT, [1, k]),
-            helper.make_tensor_value_info(EXTRA_OUTPUTS[1], TensorProto.INT64, [1, k]),
-        ]
-    )
-    onnx.checker.check_model(model)
+    data = Path(src).read_bytes()
     dst.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(dst, what="sampled generator graph") as tmp:
-        Path(tmp).write_bytes(model.SerializeToString())
+        Path(tmp).write_bytes(data + appended_graph(vocab, k))
 
 
-def sampled_path(src: Path, *, k: int = K_CANDIDATES) -> Path:
-    """The cached sampled graph of ``src`` (built on first use); raises BackendError if it cannot be made."""
+def sampled_path(src: Path, *, vocab: int, k: int = K_CANDIDATES) -> Path:
+    """The cached sampled graph of ``src`` (built on first use); raises BackendError if it cannot be made.
+
+    ``vocab``: the width of the model's ``logits`` output (from the loaded model's specs).  A file whose
+    graph already uses the appended names fails when the runtime loads it (duplicate tensor names), and
+    the caller keeps the reference sampler."""
     src = Path(src)
     if src.suffix.lower() != ".onnx":
         raise BackendError(f"{src.name}: the in-graph sampler needs an ONNX generator (found {src.suffix or 'no suffix'})")
@@ -104,10 +132,10 @@ def sampled_path(src: Path, *, k: int = K_CANDIDATES) -> Path:
 
     dst = cache_dir() / "generator" / f"{src.stem}-sampled-v{_VERSION}-k{k}-{_sha256(src)[:16]}.onnx"
     if not dst.is_file():
+        from nomad_muse.errors import ParameterError
+
         try:
-            build(src, dst, k=k)
-        except BackendError:
-            raise
-        except Exception as e:  # a model onnx cannot parse or check
-            raise BackendError(f"{src.name}: cannot append the sampler: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+            build(src, dst, vocab=vocab, k=k)
+        except (OSError, ParameterError) as e:
+            raise BackendError(f"{src.name}: cannot write the sampled graph: {e}") from e
     return dst
