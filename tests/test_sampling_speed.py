@@ -166,3 +166,38 @@ def test_hand_written_protobuf_is_the_graph_onnx_would_build(tmp_path):
     p /= p.sum()
     order = np.argsort(-p, kind="stable")[:K_CANDIDATES]
     assert ids[0].tolist() == order.tolist() and np.allclose(probs[0], p[order], atol=1e-6)
+
+
+def test_a_user_adapter_keeps_the_reference_sampler():
+    """An adapter computes the logits in Python after the call: the sampled graph would bypass it, so the
+    generator keeps the numpy sampler on the adapted logits."""
+    from nomad_muse.backends.base import Candidate
+    from nomad_muse.backends.registry import load_first
+    from nomad_muse.generator.adapter import AdaptedStepModel, Adapter
+    from nomad_muse.generator.engine import STATE, Generator, SamplingConfig, default_model_path, header_tokens
+
+    res = load_first([Candidate("onnxruntime")], default_model_path(), state=STATE)
+    g = np.random.default_rng(0)
+    ad = Adapter(g.standard_normal((252, 144)).astype(np.float32) * 0.1, np.zeros(252, np.float32), {})
+    from dataclasses import replace
+
+    gen = Generator(loaded=replace(res, model=AdaptedStepModel(res.model, ad)))
+    assert not gen._fast and "AdaptedStepModel" in gen.sampler_note
+    gen.prime(header_tokens("tonal", "piano", (0, "major"), 120), mode="tonal", key=(0, "major"))
+    new = gen.generate(1, SamplingConfig(seed=2, confidence_threshold=0.0))
+    assert new and gen.stats.fast_draws == 0 and gen.stats.reference_draws >= len(new)
+
+
+def test_the_sampled_model_keeps_the_plain_generator_contract():
+    """Generator.model on the sampled graph still takes a token and returns the same logits as the plain model."""
+    from nomad_muse.backends.base import Candidate
+    from nomad_muse.generator.engine import Generator
+
+    fast, plain = Generator(candidates=[Candidate("onnxruntime")]), Generator(candidates=[Candidate("onnxruntime")], fast_sampling=False)
+    assert fast._fast and [s.name for s in fast.model.inputs] == [s.name for s in plain.model.inputs] == ["token"]
+    assert [s.name for s in fast.model.outputs] == ["logits"]
+    x = np.zeros((1, 1), np.int64)
+    for t in (1, 9, 40, 3):
+        x[0, 0] = t
+        a, b = fast.model.run({"token": x}), plain.model.run({"token": x})
+        assert set(a) == {"logits"} and np.allclose(a["logits"], b["logits"], atol=1e-5)

@@ -130,7 +130,9 @@ class Generator:
                                "is it the right model file?")
         #: whether the model knows the STYLE context tokens (header ``... METER STYLE``)
         self.has_style: bool = self.n_logits > V.STYLE_IDS[0]
-        self._fast = {s.name for s in self.model.inputs} >= {"bias", "inv_t"}
+        from nomad_muse.generator.sampler_graph import SampledStepModel
+
+        self._fast = isinstance(self.model, SampledStepModel)
         self._tok = np.zeros((1, 1), np.int64)
         self._inv_t = np.ones(1, np.float32)
         self._no_bias = np.zeros((1, self.n_logits), np.float32)  # unmasked steps (evaluate's NLL, no grammar yet)
@@ -168,8 +170,15 @@ class Generator:
         except BackendError as e:
             self.sampler_note = f"reference numpy sampler ({e})"
             return loaded
+        from nomad_muse.generator.sampler_graph import SampledStepModel
+
+        try:
+            wrapped = SampledStepModel(model)
+        except BackendError as e:
+            self.sampler_note = f"reference numpy sampler ({e})"
+            return loaded
         self.sampler_note = f"in-graph sampler head ({path.name})"
-        return replace(loaded, model=model)
+        return replace(loaded, model=wrapped)
 
     # -- low level ----------------------------------------------------------
     def _step(self, token: int) -> np.ndarray:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from nomad_muse.backends.base import CompiledModel
 from nomad_muse.errors import BackendError
 
 #: how many sorted candidates the graph returns: the nucleus (top-p 0.95) of the shipped
@@ -139,3 +140,48 @@ def sampled_path(src: Path, *, vocab: int, k: int = K_CANDIDATES) -> Path:
         except (OSError, ParameterError) as e:
             raise BackendError(f"{src.name}: cannot write the sampled graph: {e}") from e
     return dst
+
+
+class SampledStepModel(CompiledModel):
+    """The sampled graph behind the plain generator contract.
+
+    ``run`` takes and returns what the shipped model does (``token`` in,
+    ``logits`` out, state carried), filling ``bias`` with zeros (no mask) and
+    ``inv_t`` with 1 and dropping the head, so any caller of
+    ``Generator.model`` (adapters, evaluation) sees the generator it knows;
+    :meth:`run_views` passes the full sampled inputs straight to the runtime
+    (the Generator's per-token step).
+    """
+
+    def __init__(self, inner) -> None:
+        import numpy as np
+
+        self.inner = inner
+        self.inputs = tuple(s for s in inner.inputs if s.name not in EXTRA_INPUTS)
+        self.outputs = tuple(s for s in inner.outputs if s.name not in EXTRA_OUTPUTS)
+        self.state = inner.state
+        specs = {s.name: s for s in inner.inputs}
+        missing = [n for n in EXTRA_INPUTS if n not in specs]
+        if missing or not specs["bias"].is_static:
+            raise BackendError(f"sampled graph lacks static inputs {missing or ['bias']}")
+        self._defaults = {"bias": np.zeros(specs["bias"].shape, np.float32), "inv_t": np.ones(specs["inv_t"].shape, np.float32)}
+
+    def run(self, inputs):
+        full = {**self._defaults, **inputs} if "bias" not in inputs else inputs
+        out = self.inner.run(full)
+        return {k: v for k, v in out.items() if k not in EXTRA_OUTPUTS}
+
+    def run_views(self, inputs):
+        return self.inner.run_views(inputs)
+
+    def describe(self):
+        return self.inner.describe()
+
+    def reset_state(self) -> None:
+        self.inner.reset_state()
+
+    def get_state(self):
+        return self.inner.get_state()
+
+    def set_state(self, values) -> None:
+        self.inner.set_state(values)
