@@ -91,14 +91,16 @@ def sample_windows(items, per_family: int, rng: np.random.Generator) -> tuple[np
     return np.stack(X).astype(np.float16), np.array(Y, np.int8)
 
 
-def generator_streams(roots: list[Path], split: str, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-    from nomad_muse.training.generator_data import find_midi_files, load_streams, split_files
+def generator_streams(srcs, split: str, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``n`` token streams of ``split`` (training.generator_data.sources, each source's own split, its
+    STYLE token in every header), about 1/6 of them drum streams."""
+    from nomad_muse.training.generator_data import load_streams, source_splits
 
     pool = []
-    for root in roots:
-        files = split_files(find_midi_files(root), root=root)[split]
-        for _, mode, tokens in load_streams(files, root, min_body_tokens=64):
-            pool.append((root.name, mode, np.asarray(tokens[:GEN_STREAM_TOKENS], np.int16)))
+    for src in srcs:
+        files = source_splits(src)[split]
+        for _, mode, tokens in load_streams(files, src.root, min_body_tokens=64, style=src.style_of):
+            pool.append((src.name, mode, np.asarray(tokens[:GEN_STREAM_TOKENS], np.int16)))
     drums = [p for p in pool if p[1] == "drums"]
     tonal = [p for p in pool if p[1] != "drums"]
     n_drums = min(len(drums), max(2, n // 6))
@@ -112,6 +114,19 @@ def _pack(streams: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(streams).astype(np.int16), offsets
 
 
+def _classifier_entry(cpath: Path, cx, vx) -> dict:
+    return {
+        "file": cpath.name,
+        "sha256": sha256(cpath),
+        "source": "FluidR3_GM renders (fluidr3) only; split by stable SHA-256 hash of the clip path as training/train_classifier.py (validation < 0.1)",
+        "never_used": ["timgm6mb (held-out test source)", "MuseScore General", "freepats", "avldrums", "sonic-pi-samples", "hydrogen*", "lmms-common (audio samples)", "chuck-data"],
+        "input": "standardised log-mel windows [1,128,8] (nomad_muse.classifier.features), float16",
+        "calib": {"split": "train", "windows": int(len(cx)), "per_family": CALIB_PER_FAMILY},
+        "val": {"split": "validation", "windows": int(len(vx)), "per_family": VAL_PER_FAMILY},
+        "families": list(FAMILIES),
+    }
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -122,21 +137,30 @@ def main(argv=None) -> None:
     ap.add_argument("--midi", type=Path, default=Path("/work/data/music21_midi"))
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=("classifier", "generator"), help="Remake one set; the other's entry in calibration.json is kept.")
+    ap.add_argument("--lmms-projects", type=Path, nargs="*", default=None, help="LMMS project folders (default: lmms-common's)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
+    old = json.loads((args.out / "calibration.json").read_text()) if (args.out / "calibration.json").is_file() else {}
 
-    sp = classifier_split(args.clips)
-    cx, cy = sample_windows(sp["train"], CALIB_PER_FAMILY, rng)
-    vx, vy = sample_windows(sp["validation"], VAL_PER_FAMILY, rng)
-    cpath = args.out / "classifier.npz"
-    np.savez_compressed(cpath, calib_x=cx, calib_y=cy, val_x=vx, val_y=vy, families=np.array(FAMILIES))
+    if args.only != "generator":
+        sp = classifier_split(args.clips)
+        cx, cy = sample_windows(sp["train"], CALIB_PER_FAMILY, rng)
+        vx, vy = sample_windows(sp["validation"], VAL_PER_FAMILY, rng)
+        cpath = args.out / "classifier.npz"
+        np.savez_compressed(cpath, calib_x=cx, calib_y=cy, val_x=vx, val_y=vy, families=np.array(FAMILIES))
+    if args.only == "classifier":
+        card = {**old, "classifier": _classifier_entry(cpath, cx, vx)}
+        (args.out / "calibration.json").write_text(json.dumps(card, indent=1) + "\n")
+        return
 
-    from nomad_muse.training.generator_data import training_roots
+    from nomad_muse.training.generator_data import LMMS_PROJECT_DIRS, sources
 
-    roots = training_roots(args.midi.parent, music21_dir=args.midi)
-    cal = generator_streams(roots, "train", GEN_CALIB_STREAMS, rng)
-    val = generator_streams(roots, "validation", GEN_VAL_STREAMS, rng)
+    srcs = sources(args.midi.parent, music21_dir=args.midi, lmms_projects=args.lmms_projects or LMMS_PROJECT_DIRS)
+    roots = [s.root for s in srcs]
+    cal = generator_streams(srcs, "train", GEN_CALIB_STREAMS, rng)
+    val = generator_streams(srcs, "validation", GEN_VAL_STREAMS, rng)
     gpath = args.out / "generator.npz"
     ct, co = _pack(cal)
     vt, vo = _pack(val)
@@ -145,21 +169,12 @@ def main(argv=None) -> None:
     card = {
         "made_by": "python -m nomad_muse.training.make_calib_data",
         "seed": args.seed,
-        "classifier": {
-            "file": cpath.name,
-            "sha256": sha256(cpath),
-            "source": "FluidR3_GM renders (fluidr3) only; split by stable SHA-256 hash of the clip path as training/train_classifier.py (validation < 0.1)",
-            "never_used": ["timgm6mb (held-out test source)", "MuseScore General", "freepats", "avldrums", "sonic-pi-samples", "hydrogen*", "lmms-common (audio samples)", "chuck-data"],
-            "input": "standardised log-mel windows [1,128,8] (nomad_muse.classifier.features), float16",
-            "calib": {"split": "train", "windows": int(len(cx)), "per_family": CALIB_PER_FAMILY},
-            "val": {"split": "validation", "windows": int(len(vx)), "per_family": VAL_PER_FAMILY},
-            "families": list(FAMILIES),
-        },
+        "classifier": old.get("classifier") if args.only == "generator" else _classifier_entry(cpath, cx, vx),
         "generator": {
             "file": gpath.name,
             "sha256": sha256(gpath),
             "source": [str(r) for r in roots],
-            "split": "training/generator_data.split_files (by file, stable hash; 80/10/10); the test split is never read",
+            "split": "training/generator_data.source_splits (by file per source, stable hash; 80/10/10, planetblupi and lmms 70/10/20); each header ends with its source's STYLE token; the test split is never read",
             "calib": {"split": "train", "streams": len(cal), "tokens": int(len(ct))},
             "val": {"split": "validation", "streams": len(val), "tokens": int(len(vt))},
             "max_tokens_per_stream": GEN_STREAM_TOKENS,

@@ -114,7 +114,7 @@ def register(app: typer.Typer, evaluate_app: typer.Typer, adapt_app: typer.Typer
             from nomad_muse.generator.style import resolve_style
 
             res = evaluate_dir(directory, generator=gen, max_files=max_files, progress=lambda: j.advance("files scored"),
-                               style=resolve_style(style))
+                               style_token=resolve_style(style))
         if as_json:
             typer.echo(json.dumps(res, indent=2))
             return

@@ -46,8 +46,8 @@ def _stream_nll(gen, tokens) -> tuple[float, int]:
 
 
 def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = None, max_files: int = 200, progress=None,
-                 style: str | None = "any") -> dict:
-    """``style``: the STYLE token every stream's header ends with when the model has style tokens
+                 style_token: str | None = "any") -> dict:
+    """``style_token``: the STYLE token every stream's header ends with when the model has style tokens
     (``any`` by default: the score of a user who gives none; ``auto`` infers it per stream)."""
     from nomad_muse.generator.engine import Generator
     from nomad_muse.paths import models_dir
@@ -81,11 +81,11 @@ def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = N
         style = rel[0] if len(rel) > 1 else "."
         for s in streams:
             toks = list(s.tokens)
-            if gen.has_style and style:
+            if gen.has_style and style_token:
                 from nomad_muse.generator.style import infer_style
                 from nomad_muse.generator.tokenizer import with_style
 
-                toks = with_style(toks, infer_style(gen, toks)[0] if style == "auto" else style)
+                toks = with_style(toks, infer_style(gen, toks)[0] if style_token == "auto" else style_token)
             a, n = _stream_nll(gen, toks)
             b, n2 = ng.nll(toks, skip=header_len(toks))
             assert n == n2
@@ -119,7 +119,7 @@ def evaluate_dir(directory: Path, *, generator=None, ngram_path: Path | None = N
         "by_mode": {m: summary(v["model"], v["ngram"], v["n"]) for m, v in acc.items()},
         "by_style": {k: summary(v["model"], v["ngram"], v["n"]) for k, v in sorted(by_style.items())},
         "by_track": {k: summary(v["model"], v["ngram"], v["n"]) for k, v in sorted(by_track.items())},
-        "style": style if gen.has_style else None,
+        "style": style_token if gen.has_style else None,
         "backend": gen.model.describe().as_dict(),
         "adapter": isinstance(gen.model, AdaptedStepModel),
     }
