@@ -180,9 +180,12 @@ class ClassifierCalibration(ModuleCalibration):
         return self.sets.calib_feeds(300)
 
     def outputs(self, model):
+        """Logits on the validation windows — through the user's adapter for the shipped file when there is
+        one (``muse adapt classifier``), so the gate judges the logits the commands will use."""
         from nomad_muse.calibration import gate
+        from nomad_muse.classifier.adapter import with_source_adapter
 
-        return gate.classifier_logits(model, self.sets.val_x), self.sets.val_y
+        return gate.classifier_logits(with_source_adapter(model, self.src), self.sets.val_x), self.sets.val_y
 
     def verdict(self, ref, out):
         from nomad_muse.calibration import gate
@@ -340,6 +343,7 @@ def measure_timings(*, classifier, generator, tokens_per_beat: float, settings: 
     from nomad_muse.calibration import autotune, measure, replay
     from nomad_muse.analyzer.engine import Analyzer, AnalyzerConfig
     from nomad_muse.classifier.features import SR_TRAIN, Resampler, frame_params, logmel_frame
+    from nomad_muse.classifier.adapter import with_source_adapter
     from nomad_muse.classifier.stream import ClassifierConfig, StreamingClassifier
 
     kw = dict(warmup=settings.warmup, calls=settings.calls, max_rounds=settings.max_rounds)
@@ -353,8 +357,8 @@ def measure_timings(*, classifier, generator, tokens_per_beat: float, settings: 
     if classifier is not None:
         from nomad_muse.calibration import data
 
-        path, cand = classifier
-        m = get_backend(cand.runtime).load(path, device=cand.device, precision=cand.precision)
+        path, cand, *src = classifier
+        m = with_source_adapter(get_backend(cand.runtime).load(path, device=cand.device, precision=cand.precision), (src or [None])[0])
         cls_call = measure.model_latency(m, measure.classifier_feed(data.classifier_sets().val_x), **kw).p99_ms
     gen_step = 0.0
     if generator is not None:
@@ -375,8 +379,8 @@ def measure_timings(*, classifier, generator, tokens_per_beat: float, settings: 
     overhead = {}
     cls_model = None
     if classifier is not None:
-        path, cand = classifier
-        cls_model = get_backend(cand.runtime).load(path, device=cand.device, precision=cand.precision)
+        path, cand, *src = classifier
+        cls_model = with_source_adapter(get_backend(cand.runtime).load(path, device=cand.device, precision=cand.precision), (src or [None])[0])
     for b in autotune.BLOCKS:
         ring = np.zeros((b * 8, 2), np.float32)
         nb = mix.shape[0] // b
@@ -482,8 +486,8 @@ def run_calibration(options: CalibrationOptions = CalibrationOptions(), progress
             report.notes.append(sel.why + " — the runtime uses its defaults for it")
             continue
         choices[name] = c
-        # the generator's tuple also names its shipped source: the user's adapter is fitted on it (timings cover it)
-        chosen_files[name] = (c.model_path(), c.candidate) + ((src,) if name == "generator" else ())
+        # the tuple also names the shipped source: the user's adapter is fitted on it (timings cover it)
+        chosen_files[name] = (c.model_path(), c.candidate, src)
     if progress:
         progress("FFTW wisdom (" + ("PATIENT" if settings.patient else "MEASURE") + ")", 0.6)
     report.fftw = wisdom.plan_sizes(autotune.FFT_SIZES, patient=settings.patient)

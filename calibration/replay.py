@@ -148,8 +148,10 @@ def replay(
     ring = np.zeros((b * 8, 2), np.float32)
     sc = None
     if classifier is not None:
-        path, cand = classifier
-        model = get_backend(cand.runtime).load(path, device=cand.device, precision=cand.precision)
+        from nomad_muse.classifier.adapter import with_source_adapter
+
+        path, cand, *src = classifier  # (variant, candidate[, shipped source: its adapter runs too])
+        model = with_source_adapter(get_backend(cand.runtime).load(path, device=cand.device, precision=cand.precision), (src or [None])[0])
         sc = StreamingClassifier(sr, model, ClassifierConfig(hop_ms=config.classifier_hop_ms, vote_ms=config.classifier_vote_ms))
     step = _generator_stepper(*generator) if generator is not None else None
     an = Analyzer(sr=sr, channels=2, config=AnalyzerConfig(n_fft=config.analyzer_fft_size))

@@ -108,7 +108,7 @@ def load(choice: Choice, *, threads: int = 1, use_adapter: bool = True) -> LoadR
     if use_adapter and choice.spec.module == "classifier":
         from nomad_muse.classifier.stream import with_adapter
 
-        res = with_adapter(res, choice.path)
+        res = with_adapter(res, choice.source_path or choice.path)  # a variant runs its source's adapter
     elif use_adapter and choice.spec.module == "generator":
         from nomad_muse.generator.adapter import with_adapter as with_generator_adapter
 

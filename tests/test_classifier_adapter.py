@@ -87,3 +87,46 @@ def test_bad_folder_and_bad_map_are_one_line_errors(tmp_path):
     (tmp_path / "Kicks").mkdir()
     r = _muse("adapt", "classifier", str(tmp_path), "--map", "Kicks=kazoo", home=tmp_path / "h")
     assert r.returncode == 2 and "kazoo" in (r.stderr + r.stdout)
+
+
+@needs_model
+def test_calibration_gate_timing_and_variants_run_the_adapter(tmp_path, monkeypatch):
+    """The INT8 gate scores logits through the adapter of the shipped file; the timings' and the replay's
+    model and a profile variant (another file made from the shipped one) carry it too."""
+    from nomad_muse import adapters, runtime
+    from nomad_muse.backends.base import Candidate
+    from nomad_muse.calibration import calibrate, data
+    from nomad_muse.classifier.stream import SPEC
+
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "home"))
+    m = get_backend("onnxruntime").load(MODEL)
+    x = data.classifier_sets().val_x[:40]
+    outs = [m.run({"mel": xi[None]}) for xi in x]
+    W0, b0 = adapter.shipped_head(np.array([o["embedding"][0] for o in outs], np.float64), np.array([o["logits"][0] for o in outs], np.float64))
+    shift = np.zeros_like(b0)
+    shift[3] = 4.0  # a head that differs from the shipped one in one known way
+    adapters.save("classifier", MODEL, W0, b0 + shift, {"created": "x"})
+
+    class Small(calibrate.ClassifierCalibration):
+        def load_sets(self):
+            s = data.classifier_sets()
+            return data.ClassifierSets(s.calib_x[:4], s.val_x[:40], s.val_y[:40])
+
+    cal = Small(MODEL)
+    adapted, _ = cal.outputs(m)
+    monkeypatch.setenv("MUSE_NO_ADAPTER", "1")
+    raw, _ = cal.outputs(m)
+    monkeypatch.delenv("MUSE_NO_ADAPTER")
+    assert np.allclose(adapted - raw, shift[None, :].astype(np.float32), atol=2e-3)
+    onnx = pytest.importorskip("onnx")
+    proto = onnx.load(str(MODEL))
+    proto.doc_string = "a variant: the same graph, another file hash"
+    variant = tmp_path / "variant.onnx"
+    onnx.save(proto, str(variant))
+    assert adapters.model_sha256(variant) != adapters.model_sha256(MODEL)
+    vm = get_backend("onnxruntime").load(variant)
+    assert isinstance(adapter.with_source_adapter(vm, MODEL), adapter.AdaptedModel)
+    assert adapter.with_source_adapter(vm, None) is vm
+    cand = (Candidate("onnxruntime", "CPU", "fp32"),)
+    assert isinstance(runtime.load(runtime.Choice(SPEC, cand, variant, "profile", (), None, MODEL)).model, adapter.AdaptedModel)
+    assert not isinstance(runtime.load(runtime.Choice(SPEC, cand, variant, "profile")).model, adapter.AdaptedModel)

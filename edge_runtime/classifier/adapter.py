@@ -84,6 +84,13 @@ def load_adapter(model_path: Path) -> Adapter | None:
     return Adapter(*got) if got is not None else None
 
 
+def with_source_adapter(model, source: Path | None):
+    """``model`` (a variant, e.g. calibration's INT8) with the user's adapter for the shipped file ``source``
+    it was made from, as :func:`nomad_muse.runtime.load` runs it; ``model`` itself when there is none."""
+    ad = load_adapter(source) if source is not None else None
+    return AdaptedModel(model, ad) if ad is not None else model
+
+
 def adapter_summary(model_path: Path) -> dict | None:
     """What ``muse profile show`` prints: file, when, clips, held-out accuracies."""
     return adapters.summary("classifier", model_path, ("created", "clips", "held_out_accuracy_shipped", "held_out_accuracy_adapted"))
