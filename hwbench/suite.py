@@ -123,7 +123,7 @@ def bench_generator_cells(calls: int, warmup: int) -> list[dict]:
             continue
         # one fully sampled token against the bare step, alternating rounds in this run (issue 19: <= 1.3x)
         try:
-            tv = measure_token_vs_step(cand, path, calls=calls, warmup=warmup, rounds=1 if calls < 1000 else 3)
+            tv = measure_token_vs_step(cand, path, calls=calls, warmup=warmup, rounds=2 if calls < 1000 else 3)
         except MuseError as e:
             rows.append({**row, "size": "1 token", "unit": "sampled token (draw + feed)", "error": str(e)})
             continue
