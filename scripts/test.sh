@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 apt_install libportaudio2 libasound2 libsndfile1 jackd2 planetblupi-music-midi abcmidi fluidsynth timgm6mb-soundfont rt-tests chromium chromium-driver
 find_python
 make_venv
-echo "installing nomad-muse-edge[test] into .venv ..."
-pip_install -e ".[test]"
+echo "installing nomad-muse-edge[test,training] into .venv ..."
+# the training extra (torch==2.13.0 CPU, music21, onnx) too: the shard, DDP, LOSO and batch tests need it
+pip_install -e ".[test,training]"
 
 set +e
 .venv/bin/python -m pytest -q "$@"

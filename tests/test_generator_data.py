@@ -140,6 +140,7 @@ def test_windows_keep_the_styled_header():
 
 
 def test_batches_follow_style_weights_and_style_dropout():
+    pytest.importorskip("torch")  # scripts/test.sh installs the training extra; a bare `pip install .[test]` skips
     import numpy as np
 
     from nomad_muse.training.train_generator import make_batch

@@ -43,7 +43,10 @@ def _sd():
 def audio_devices() -> list[dict]:
     """Devices PortAudio sees (re-scanned, so a JACK server started after import is found)."""
     sd = _sd()
-    sd._terminate()
+    try:
+        sd._terminate()
+    except sd.PortAudioError:  # not initialised (an earlier initialise failed): nothing to re-scan from
+        pass
     sd._initialize()
     out = []
     for d in sd.query_devices():
