@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from nomad_muse.analyzer.evaluate import low_shelf, peaking_eq  # the same filters muse evaluate analyzer plants
+
 
 def sine(*, freq: float, dbfs: float, seconds: float, sr: int, channels: int = 2, phase: float = 0.0) -> np.ndarray:
     """A sine of peak level ``dbfs`` on every channel, ``(n, channels)``."""
@@ -28,29 +30,6 @@ def pink_noise(*, n: int, rng: np.random.Generator, channels: int = 1) -> np.nda
         x = np.fft.irfft(X / np.sqrt(f), n)
         out.append(x / np.sqrt(np.mean(x**2)))
     return np.stack(out, axis=1)
-
-
-def peaking_eq(y: np.ndarray, *, sr: int, f0: float, gain_db: float, q: float = 1.0) -> np.ndarray:
-    """RBJ audio-EQ-cookbook peaking filter."""
-    A = 10 ** (gain_db / 40)
-    w0 = 2 * np.pi * f0 / sr
-    al = np.sin(w0) / (2 * q)
-    b = [1 + al * A, -2 * np.cos(w0), 1 - al * A]
-    a = [1 + al / A, -2 * np.cos(w0), 1 - al / A]
-    return signal.lfilter(b, a, y, axis=0)
-
-
-def low_shelf(y: np.ndarray, *, sr: int, f0: float, gain_db: float) -> np.ndarray:
-    """RBJ audio-EQ-cookbook low shelf (S = 1)."""
-    A = 10 ** (gain_db / 40)
-    w0 = 2 * np.pi * f0 / sr
-    al = np.sin(w0) / 2 * np.sqrt(2)
-    c = np.cos(w0)
-    b = [A * ((A + 1) - (A - 1) * c + 2 * np.sqrt(A) * al), 2 * A * ((A - 1) - (A + 1) * c),
-         A * ((A + 1) - (A - 1) * c - 2 * np.sqrt(A) * al)]
-    a = [(A + 1) + (A - 1) * c + 2 * np.sqrt(A) * al, -2 * ((A - 1) + (A + 1) * c),
-         (A + 1) + (A - 1) * c - 2 * np.sqrt(A) * al]
-    return signal.lfilter(b, a, y, axis=0)
 
 
 def bandlimited_noise(*, lo: float, hi: float, seconds: float, sr: int, rng, channels: int = 1) -> np.ndarray:

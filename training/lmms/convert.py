@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nomad_muse.training.lmms.drums import _merge, convert_project, project_hits
+from nomad_muse.training.lmms.drums import _merge, convert_project, project_hits, writable_meter_and_tempo
 from nomad_muse.training.lmms.melodic import channels_for, merge_melodic, project_melodic_notes
 from nomad_muse.training.lmms.project import (
     CONVERTER_VERSION,
@@ -57,13 +57,9 @@ def convert_project_all(src: str | Path, out: str | Path | None, *, relative: st
         return rep
     rep.melodic_tracks = mel.tracks
     rep.warnings += mel.warnings
-    num, den = rep.time_signature
-    if den & (den - 1) or not 1 <= num <= 255:
-        rep.status, rep.reason = "error", f"time signature {num}/{den} cannot be written to MIDI"
+    if not writable_meter_and_tempo(rep):
         return rep
-    if not 10 <= rep.bpm <= 999:
-        rep.warnings.append(f"tempo {rep.bpm} BPM out of range; 140 used")
-        rep.bpm = 140.0
+    num, den = rep.time_signature
     if not drum_events and not mel_events:
         rep.status, rep.reason = "no_drums", "no drum or melodic notes"
         return rep

@@ -165,6 +165,18 @@ def _drum_tokens(path: Path) -> int:
     return sum(len(s.tokens) for s in score_streams(read_midi(path)) if s.mode == "drums")
 
 
+def writable_meter_and_tempo(rep) -> bool:
+    """False (rep marked as an error) for a meter MIDI cannot store; an out-of-range tempo becomes 140 BPM."""
+    num, den = rep.time_signature
+    if den & (den - 1) or not 1 <= num <= 255:
+        rep.status, rep.reason = "error", f"time signature {num}/{den} cannot be written to MIDI"
+        return False
+    if not 10 <= rep.bpm <= 999:
+        rep.warnings.append(f"tempo {rep.bpm} BPM out of range; 140 used")
+        rep.bpm = 140.0
+    return True
+
+
 def convert_project(src: str | Path, out: str | Path | None, *, relative: str = "",
                     trim_leading_bars: bool = True) -> ProjectReport:
     """Convert one project; write ``out`` (a .mid path) when it has drum hits. Never raises on bad input.
@@ -183,13 +195,9 @@ def convert_project(src: str | Path, out: str | Path | None, *, relative: str = 
     except Exception as e:  # a malformed project must not stop the batch
         rep.status, rep.reason = "error", f"unexpected {type(e).__name__}: {e}"
         return rep
-    num, den = rep.time_signature
-    if den & (den - 1) or not 1 <= num <= 255:
-        rep.status, rep.reason = "error", f"time signature {num}/{den} cannot be written to MIDI"
+    if not writable_meter_and_tempo(rep):
         return rep
-    if not 10 <= rep.bpm <= 999:
-        rep.warnings.append(f"tempo {rep.bpm} BPM out of range; 140 used")
-        rep.bpm = 140.0
+    num, den = rep.time_signature
     events = _merge(hits, rep)
     if not events:
         rep.status = "no_drums"
