@@ -80,7 +80,13 @@ def choose(
     if candidates is not None:
         return Choice(spec, tuple(candidates), path, "explicit candidates")
     if backend:
-        cands, reasons = forced_candidates(module, probe(), backend, field="--backend")
+        if model is None:  # an INT8 --backend runs the variant calibration made for it, if any
+            active = active if active is not None else resolve(profile)
+            cands, variant, reasons = active.forced(module, backend, field="--backend")
+            if variant is not None:
+                return Choice(spec, tuple(cands), variant, "--backend", reasons, source_path=shipped)
+        else:
+            cands, reasons = forced_candidates(module, probe(), backend, field="--backend")
         return Choice(spec, tuple(cands), path, "--backend", reasons)
     if model is not None:
         return Choice(spec, tuple(default_candidates(module, probe(), environ)), path, "--model")
@@ -96,6 +102,8 @@ def choose(
     if active.profile is not None and source.startswith("profile") and module in active.profile.modules:
         sha = active.profile.modules[module].model_sha256
         src = active.profile.modules[module].source_path()
+    elif ppath:  # an environment override running a calibrated INT8 variant of the shipped file
+        src = shipped
     return Choice(spec, tuple(cands), Path(ppath) if ppath else shipped, source, tuple(reasons), sha, src)
 
 

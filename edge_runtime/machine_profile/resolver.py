@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nomad_muse.backends.base import Candidate
+from nomad_muse.errors import ParameterError
 from nomad_muse.machine_profile.profile import MachineProfile, ProfileError, TunedConfig, default_profile_path
 from nomad_muse.machine_profile.profile import model_file_sha256, read_profile, sha256_file
 
@@ -139,6 +140,43 @@ class ActiveConfig:
         """
         return self.explain(module, environ)[:2]
 
+    def measured_variant(self, module: str, candidate: Candidate) -> Path | None:
+        """The INT8 variant file this machine's calibration made and gate-passed for ``candidate``
+        (``profile.measurements``), if it is still there inside the data directory; else None."""
+        from nomad_muse.paths import data_dir
+
+        if self.profile is None or candidate.precision != "int8":
+            return None
+        rows = ((self.profile.measurements.get("modules") or {}).get(module) or {}).get("rows") or ()
+        root = data_dir().resolve()
+        for row in rows:
+            if not isinstance(row, dict) or row.get("candidate") != str(candidate):
+                continue
+            if not (row.get("gate") or {}).get("passed") or not isinstance(row.get("path"), str):
+                continue
+            path = Path(row["path"]).resolve()
+            if path.is_relative_to(root) and path.is_file():
+                return path
+        return None
+
+    def forced(self, module: str, value: str, *, field: str) -> tuple[list[Candidate], Path | None, tuple[str, ...]]:
+        """(candidates, model path, reasons) for an override forced by ``field`` (``--backend``,
+        ``MUSE_BACKEND`` …): an INT8 candidate runs the variant calibration made and gate-passed here
+        (even where the default policy would not try INT8, e.g. without VNNI: the measurement decides);
+        anything else is checked against this machine and runs the shipped file (path None)."""
+        from nomad_muse.policy import forced_candidates
+        from nomad_muse.probe import probe
+
+        try:
+            wanted = Candidate.parse(value)
+        except ParameterError:
+            wanted = None  # forced_candidates names the field and the bad value
+        variant = self.measured_variant(module, wanted) if wanted is not None else None
+        if variant is not None:
+            return [wanted], variant, (f"{field}={value}: the INT8 variant calibration measured here ({variant.name})",)
+        cands, reasons = forced_candidates(module, probe(), value, field=field)
+        return cands, None, reasons
+
     def explain(self, module: str, environ=None) -> tuple[list[Candidate] | None, Path | None, str, tuple[str, ...]]:
         """(candidates, model path, source, reasons): what the commands will use for ``module`` and why.
 
@@ -149,10 +187,8 @@ class ActiveConfig:
 
         var, value = env_override_source(module, environ)
         if value:
-            from nomad_muse.probe import probe
-
-            cands, reasons = forced_candidates(module, probe(), value, field=var)
-            return cands, None, f"env {var}", (f"{var}={value} overrides the machine profile",) + reasons
+            cands, path, reasons = self.forced(module, value, field=var)
+            return cands, path, f"env {var}", (f"{var}={value} overrides the machine profile",) + reasons
         if self.profile is None or module not in self.profile.modules:
             return None, None, "defaults", self.notes
         c = self.profile.modules[module]
