@@ -34,7 +34,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,11 @@ class ReplayResult:
     generator_step_median_ms: float = 0.0  # one sampled token (model step + mask + sampling)
     generator_step_p99_ms: float = 0.0
     cpu_work_s: float = 0.0  # thread CPU time of all blocks' work (pacing sleeps and spins excluded)
+    # thread CPU time (s) per module over the paced blocks, each part timed with time.thread_time_ns() around it:
+    # callback (ring copy), classifier (push), generator (steps due), analyzer (ingest push, on its own hop),
+    # other (the rest of the blocks' timed work: loop bookkeeping and the timers themselves)
+    module_cpu_s: dict = field(default_factory=dict)
+    first_block_ns: int = 0  # time.perf_counter_ns() when the first paced block began
 
     @property
     def ok(self) -> bool:
@@ -73,6 +78,7 @@ class ReplayResult:
     def as_dict(self) -> dict:
         d = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
         d["ok"] = self.ok
+        d.pop("first_block_ns")  # a perf_counter reading: only meaningful inside this process
         return d
 
 
@@ -178,6 +184,9 @@ def replay(
     cls_ns: list[int] = []
     step_ns: list[int] = []
     late = 0
+    mod_ns = {"callback": 0, "classifier": 0, "generator": 0, "analyzer": 0}
+    tt = time.thread_time_ns
+    blk_ns = 0
     gc.collect()
     priority, restore = _realtime_priority()
     start = time.perf_counter_ns()
@@ -194,30 +203,38 @@ def replay(
             c0 = time.thread_time_ns()
             t0 = time.perf_counter_ns()
             ring[(i % 8) * b : (i % 8 + 1) * b] = blk  # 1. callback → ring buffer
+            mod_ns["callback"] += tt() - c0
             if sc is not None:  # 2. classifier
                 n0 = sc.stats.inferences
+                cc = tt()
                 tc = time.perf_counter_ns()
                 sc.push(blk)
                 if sc.stats.inferences > n0:
                     cls_ns.append(time.perf_counter_ns() - tc)
+                mod_ns["classifier"] += tt() - cc
             if step is not None:  # 3. generator steps due
                 acc += steps_per_block
                 while acc >= 1.0:
+                    cs = tt()
                     ts = time.perf_counter_ns()
                     step()
                     step_ns.append(time.perf_counter_ns() - ts)
+                    mod_ns["generator"] += tt() - cs
                     acc -= 1.0
                     n_steps += 1
             t[i] = time.perf_counter_ns() - t0
             cpu[i] = time.thread_time_ns() - c0
+            blk_ns += int(cpu[i])
             # 4. analyzer thread: reads the ring once per Welch hop; its time is spread over the next hop's blocks
             k = min(b, hop_a - a_fill)
             a_buf[a_fill : a_fill + k] = blk[:k]
             a_fill += k
             if a_fill == hop_a:
+                ca = tt()
                 ta = time.perf_counter_ns()
                 an.push(a_buf)
                 share = (time.perf_counter_ns() - ta) * b / hop_a
+                mod_ns["analyzer"] += tt() - ca
                 a_buf[: b - k] = blk[k:]
                 a_fill = b - k
             t[i] += int(share)
@@ -227,6 +244,8 @@ def replay(
     finally:
         restore()
     wall_s = (time.perf_counter_ns() - start) / 1e9
+    # "other": the blocks' timed CPU (before the analyzer share is added) less the three parts timed inside it
+    mod_ns["other"] = max(0, blk_ns - mod_ns["callback"] - mod_ns["classifier"] - mod_ns["generator"])
     ms = t / 1e6
     c_ms = np.asarray(cls_ns, float) / 1e6
     g_ms = np.asarray(step_ns, float) / 1e6
@@ -253,6 +272,8 @@ def replay(
         generator_step_median_ms=q(g_ms, 50),
         generator_step_p99_ms=q(g_ms, 99),
         cpu_work_s=float(cpu.sum()) / 1e9,
+        module_cpu_s={k: v / 1e9 for k, v in mod_ns.items()},
+        first_block_ns=start,
     )
 
 

@@ -67,7 +67,12 @@ def render_bench_html(res: dict) -> str:
             "tail": (f"deadline misses {rt['deadline_misses']} ({rt['deadline_miss_percent']:.3f} %; {rt['cpu_misses']} from "
                      f"the work itself, {rt['late_starts']} late starts), worst block {rt['worst_block_ms']:.2f} ms, headroom "
                      f"{rt['headroom_percent']:.1f} %, CPU {rt['cpu_percent']:.1f} % of one core, RSS {rt['rss_after_mb']:.0f} MB "
-                     f"(pipeline {rt['pipeline_mb']:.0f} MB)")}
+                     f"(pipeline {rt['pipeline_mb']:.0f} MB)"
+                     + (f", peak RSS {rt['rss_peak_mb']:.0f} MB ({rt.get('rss_peak_scope', '')}); start-up "
+                        f"{rt['startup_s']:.2f} s from the run's start (runtimes, model loads, FFT plans, 1 s unpaced "
+                        f"warm-up) to its first paced block" if "rss_peak_mb" in rt else "")),
+            "modules": (hbars("module-cpu-chart", [(k, float(v)) for k, v in rt["module_cpu_percent"].items()],
+                              "% of one core") if rt.get("module_cpu_percent") else None)}
     cols = [("module", "module"), ("backend", "backend"), ("device", "device"), ("precision", "precision"), ("size", "size"),
             ("median_us", "median µs"), ("p95_us", "p95 µs"), ("p99_us", "p99 µs"), ("max_us", "max µs"), ("calls_per_s", "calls/s"),
             ("cpu_percent_one_core", "CPU % 1 core"), ("peak_rss_mb", "peak RSS MB"), ("vs_floor", "× floor"), ("vs_fp32", "× FP32"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import os
 import resource
+import time
 
 import numpy as np
 from dataclasses import asdict, dataclass
@@ -38,6 +39,28 @@ def rss_mb() -> float:
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS (Linux ``/proc/self/clear_refs`` ← 5); False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size (MB): VmHWM from /proc/self/status, else getrusage's ru_maxrss (peak since launch)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _warm_runtimes() -> None:
@@ -94,6 +117,10 @@ class SimResult:
     rss_before_mb: float  # runtimes initialised (a no-op model compiled on each), before the replay loads its models
     rss_after_mb: float
     pipeline_mb: float
+    rss_peak_mb: float  # peak RSS (VmHWM) from the start of this run (mark reset first) to its end; see rss_peak_scope
+    rss_peak_scope: str  # "this run" when the mark was reset at its start, else "process since launch"
+    module_cpu_percent: dict  # thread CPU time per module over the paced run, % of one core of its wall time
+    startup_s: float  # simulate() entry → first paced block: runtimes, model loads, FFT plans, 1 s unpaced warm-up
     classifier_calls: int
     generator_steps: int
     notes: tuple[str, ...]
@@ -122,6 +149,8 @@ def simulate(seconds: float = 10.0, *, active: ActiveConfig | None = None, tuned
     from nomad_muse.calibration.autotune import Budget
     from nomad_muse.machine_profile import resolve
 
+    t_enter = time.perf_counter_ns()
+    scope = "this run" if reset_peak_rss() else "process since launch"
     rss_interp = rss_mb()
     _warm_runtimes()
     active = active or resolve()
@@ -142,7 +171,11 @@ def simulate(seconds: float = 10.0, *, active: ActiveConfig | None = None, tuned
     rss1 = rss_mb()
     upd = replay.analyzer_update_ms(t.sample_rate, t.analyzer_fft_size)
     # the pipeline's CPU: the blocks' work (thread CPU time, pacing excluded) + one analyzer report per period
-    cpu_s = rr.cpu_work_s + (rr.wall_s / t.analyzer_period_s) * upd / 1000.0
+    reports_s = (rr.wall_s / t.analyzer_period_s) * upd / 1000.0
+    cpu_s = rr.cpu_work_s + reports_s
+    mod = dict(rr.module_cpu_s)
+    mod["analyzer"] = mod.get("analyzer", 0.0) + reports_s  # ingest (thread CPU) + one report per update period
+    mod_pct = {k: 100.0 * v / rr.wall_s if rr.wall_s > 0 else float("nan") for k, v in mod.items()}
     return SimResult(
         tuned=asdict(t),
         block_size=t.block_size,
@@ -168,6 +201,10 @@ def simulate(seconds: float = 10.0, *, active: ActiveConfig | None = None, tuned
         rss_before_mb=rss0,
         rss_after_mb=rss1,
         pipeline_mb=max(0.0, rss1 - rss0),
+        rss_peak_mb=peak_rss_mb(),
+        rss_peak_scope=scope,
+        module_cpu_percent=mod_pct,
+        startup_s=(rr.first_block_ns - t_enter) / 1e9 if rr.first_block_ns else float("nan"),
         classifier_calls=rr.classifier_calls,
         generator_steps=rr.generator_steps,
         notes=tuple(notes),

@@ -256,6 +256,11 @@ def _summary(res: dict) -> list[str]:
         out.append(f"real time: {rt['blocks']} blocks of {rt['tuned']['block_size']} at {rt['tuned']['sample_rate']} Hz, "
                    f"p99 work {rt['block_work']['p99_ms']:.3f} ms of {rt['period_ms']:.2f} ms (headroom {rt['headroom_percent']:.1f} %), "
                    f"{rt['deadline_misses']} deadline misses, CPU {rt['cpu_percent']:.1f} % of one core")
+        mods = rt.get("module_cpu_percent") or {}
+        if mods:
+            out.append("real time CPU per module (% of one core): " + ", ".join(
+                f"{k} {v:.1f}" for k, v in sorted(mods.items(), key=lambda kv: -kv[1]))
+                + f"; peak RSS {rt['rss_peak_mb']:.0f} MB; start-up to first paced block {rt['startup_s']:.2f} s")
     return out
 
 
