@@ -177,7 +177,7 @@ class StreamingClassifier:
                 self._pending_count, self._pending_type = 0, None
         elif cand == self.track_type:
             self._pending_count, self._pending_type = 0, None
-        return FrameResult(t, FAMILIES[fam], float(vote[fam]), tuple(float(v) for v in vote), self.track_type)
+        return FrameResult(t, FAMILIES[fam], float(vote[fam]), tuple(vote.tolist()), self.track_type)
 
     def push(self, block: np.ndarray) -> list[FrameResult]:
         """Feed audio (mono ``(n,)`` or ``(n, channels)``, float, −1…1); returns new results."""
