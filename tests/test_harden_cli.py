@@ -209,4 +209,5 @@ def test_nothing_pre_existing_changes_on_refusals(tmp_path):
     (tmp_path / "keep" / "a.mid").write_bytes(b"MThd-old")
     before = tree_hashes(tmp_path)
     one_line(muse(["generate", "--bundled", "tonal", "-o", "keep", "--bars", "1"], tmp_path))
-    assert tree_hashes(tmp_path) == before
+    # muse-home is this test's MUSE_HOME: the data directory's cache (the sampler graph) may fill, nothing else changes
+    assert {k: v for k, v in tree_hashes(tmp_path).items() if not k.startswith("muse-home/cache/")} == before

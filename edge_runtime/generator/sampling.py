@@ -58,8 +58,10 @@ def sample_sorted(cum: list[float], ids, top_p: float, u: float) -> tuple[int, f
     samples the full distribution with the same ``u``.  Two ``bisect`` calls
     on ≤ 32 floats: cheaper than a single numpy call at this size.
     """
-    k = bisect_left(cum, top_p) + 1
     n = len(cum)
+    if not n or not cum[-1] > 0.0:  # NaN (a broken model) or no mass: the reference path decides and says so
+        return None
+    k = bisect_left(cum, top_p) + 1
     if k > n:
         return None  # top_p not reached within the head
     if k > 1 and cum[k - 1] <= cum[k - 2]:
