@@ -23,7 +23,6 @@ files with numpy/scipy (no torch).  Common to both, and only here:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -34,11 +33,9 @@ NO_ADAPTER_ENV = "MUSE_NO_ADAPTER"
 
 
 def model_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from nomad_muse.paths import sha256_file
+
+    return sha256_file(path)
 
 
 def adapter_path(module: str, model_path: Path) -> Path:

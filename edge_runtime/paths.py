@@ -7,12 +7,23 @@ package), and the user's data and cache directories (platformdirs).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from importlib import resources
 from pathlib import Path
 
 APP = "nomad-muse-edge"
+
+
+def sha256_file(*paths: str | Path) -> str:
+    """One SHA-256 (hex) over the files' bytes in order, read in 1 MiB chunks (bounded memory)."""
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def models_dir() -> Path:

@@ -24,11 +24,11 @@ variants keep the reference sampler.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from nomad_muse.backends.base import CompiledModel
 from nomad_muse.errors import BackendError
+from nomad_muse.paths import sha256_file
 
 #: how many sorted candidates the graph returns: the nucleus (top-p 0.95) of the shipped
 #: model's sampled tokens fits in it on all but a fraction of a per cent of steps (counted:
@@ -38,14 +38,6 @@ K_CANDIDATES = 16
 EXTRA_INPUTS = ("bias", "inv_t")
 EXTRA_OUTPUTS = ("top_p_probs", "top_p_ids")
 _VERSION = 2  # bump when the appended nodes change (part of the cache key)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # -- protobuf, by hand ---------------------------------------------------------------------------
@@ -131,7 +123,7 @@ def sampled_path(src: Path, *, vocab: int, k: int = K_CANDIDATES) -> Path:
         raise BackendError(f"{src.name}: the in-graph sampler needs an ONNX generator (found {src.suffix or 'no suffix'})")
     from nomad_muse.paths import cache_dir
 
-    dst = cache_dir() / "generator" / f"{src.stem}-sampled-v{_VERSION}-k{k}-{_sha256(src)[:16]}.onnx"
+    dst = cache_dir() / "generator" / f"{src.stem}-sampled-v{_VERSION}-k{k}-{sha256_file(src)[:16]}.onnx"
     if not dst.is_file():
         from nomad_muse.errors import ParameterError
 

@@ -10,7 +10,6 @@ history is :mod:`nomad_muse.machine_profile.history`'s.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import numbers
@@ -22,6 +21,7 @@ from typing import Any
 
 from nomad_muse.backends.base import Candidate
 from nomad_muse.errors import ParameterError
+from nomad_muse.paths import sha256_file  # re-exported: the profile's file hashes
 from nomad_muse.settings import default, validate
 
 log = logging.getLogger(__name__)
@@ -237,22 +237,8 @@ def default_profile_path() -> Path:
     return data_dir() / PROFILE_NAME
 
 
-def _sha256_of(paths) -> str:
-    """One SHA-256 over the files' bytes in order, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
 #: Largest profile file read (a real one is a few KiB: modules, tuned sizes, measurements).
 MAX_PROFILE_BYTES = 4 << 20
-
-
-def sha256_file(path: Path) -> str:
-    return _sha256_of([path])
 
 
 def model_file_sha256(path: Path) -> str:
@@ -260,7 +246,7 @@ def model_file_sha256(path: Path) -> str:
     path = Path(path)
     if path.suffix.lower() != ".xml":
         return sha256_file(path)
-    return _sha256_of(p for p in (path, path.with_suffix(".bin")) if p.is_file())
+    return sha256_file(*(p for p in (path, path.with_suffix(".bin")) if p.is_file()))
 
 
 def read_profile(path: Path) -> MachineProfile:
